@@ -1,0 +1,44 @@
+"""Settings from the environment, with embedded defaults (SQLite, bundled model, demo data).
+
+Every option here can also be given on the command line; the CLI overrides these values.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+NLP_DATA = PROJECT_ROOT / "nlp" / "data"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def hotline_home() -> Path:
+    """Where the user's data lives: the SQLite file, the assembled model, tokens."""
+    home = Path(_env("HOTLINE_HOME", str(Path.home() / ".local" / "share" / "hotline")))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+@dataclass
+class Settings:
+    home: Path = field(default_factory=hotline_home)
+    database_url: str | None = field(default_factory=lambda: _env("HOTLINE_DATABASE_URL"))
+    model_dir: str | None = field(default_factory=lambda: _env("HOTLINE_MODEL_DIR"))
+    device: str = field(default_factory=lambda: _env("HOTLINE_DEVICE", "cpu"))
+    compute_type: str = field(default_factory=lambda: _env("HOTLINE_COMPUTE_TYPE", "int8"))
+    cpu_threads: int = field(default_factory=lambda: int(_env("HOTLINE_CPU_THREADS", "0")))
+    taxonomy_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_TAXONOMY", str(NLP_DATA / "taxonomy.json"))))
+    companies_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_COMPANIES", str(NLP_DATA / "companies.csv"))))
+    kb_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_KB", str(NLP_DATA / "kb.jsonl"))))
+
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'hotline.db'}"
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,30 @@
+"""Shared test settings: every test run gets its own HOTLINE_HOME so nothing touches the user's data."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+CALLS = TESTS / "data" / "calls"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory):
+    import os
+
+    home = tmp_path_factory.mktemp("hotline-home")
+    old = os.environ.get("HOTLINE_HOME")
+    os.environ["HOTLINE_HOME"] = str(home)
+    # The assembled model is reused across runs: keep it out of the throwaway home.
+    os.environ.setdefault("HOTLINE_MODEL_CACHE", str(Path.home() / ".cache" / "hotline" / "models"))
+    yield home
+    if old is None:
+        os.environ.pop("HOTLINE_HOME", None)
+    else:
+        os.environ["HOTLINE_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def calls_dir() -> Path:
+    return CALLS
