@@ -1,0 +1,28 @@
+# Two commands a newcomer needs (see README): `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: install demo test browser-deps
+
+$(BIN)/hotline: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(BIN)/hotline
+
+install: $(BIN)/hotline
+
+# The main job on the embedded defaults: the bundled Whisper base model, SQLite in
+# $$HOTLINE_HOME (default ~/.local/share/hotline), the demo calls in tests/data/calls.
+demo: install
+	$(BIN)/hotline demo
+
+# Chromium for the browser test comes from Debian; without root or apt the browser test skips.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } || \
+		echo "chromium not installed: the browser test will be skipped"
+
+test: install browser-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
