@@ -1,0 +1,45 @@
+"""Working days of the official PRC calendar (with 调休 make-up days), from `chinese_calendar`."""
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+
+import chinese_calendar
+
+END_OF_DAY = time(23, 59, 59)
+
+
+class CalendarRangeError(ValueError):
+    """The date is outside the years the installed chinese_calendar knows."""
+
+
+def is_workday(day: date) -> bool:
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError as exc:  # the library's way of saying "year not in my data"
+        version = getattr(chinese_calendar, "__version__", "?")
+        raise CalendarRangeError(
+            f"cannot tell whether {day.isoformat()} is a working day: chinese_calendar {version} "
+            f"has no data for it ({exc}); upgrade it (pip install -U chinese-calendar) once the "
+            f"State Council has published that year's holidays"
+        ) from exc
+
+
+def nth_working_day_after(day: date, n: int) -> date:
+    """The n-th working day strictly after `day` (n >= 1)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    count = 0
+    while count < n:
+        day += timedelta(days=1)
+        if is_workday(day):
+            count += 1
+    return day
+
+
+def working_days_deadline(start: datetime, n: int) -> datetime:
+    """End (23:59:59) of the n-th working day after the day of `start`.
+
+    The start day itself never counts, whether or not it is a working day: a ticket dispatched
+    on Friday with 1 working day is due Monday 23:59:59 (or Sunday, if that Sunday is a make-up
+    working day)."""
+    return datetime.combine(nth_working_day_after(start.date(), n), END_OF_DAY)
