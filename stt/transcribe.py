@@ -1,0 +1,537 @@
+"""Streaming transcription: VAD-cut utterances decoded one by one by a shared Whisper model.
+
+- `WhisperDecoder` turns utterance audio into text with the CTranslate2 model directly. The
+  encoder is fed only the utterance's own mel frames (+ a short silent tail), rounded up to a
+  1-s bucket, instead of faster-whisper's fixed 30-s window: encode cost falls roughly in
+  proportion (3000 frames ~0.9 s, 1000 ~0.15 s on 2 threads) at the same accuracy.
+- `SharedDecoder` owns the model on one worker thread; a priority queue orders the work:
+  finals of calls that have hung up, then other finals, then partials (stale ones dropped).
+- `StreamingTranscriber` is one call: audio in (any frame size), VAD per channel, a final per
+  finished utterance and throttled greedy partials while one is open.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from stt.audio import SAMPLE_RATE, PcmConverter
+from stt.postprocess import Vocabulary, default_vocabulary, postprocess
+from stt.vad import StreamingVad, VadOptions
+
+log = logging.getLogger(__name__)
+
+PRIORITY_HUNG_UP, PRIORITY_FINAL, PRIORITY_PARTIAL = 0, 1, 2
+SPEAKERS = ("operator", "caller")
+
+
+@dataclass
+class Segment:
+    id: int                 # per call, increasing; partials carry the id their final will get
+    start: float            # seconds from call start
+    end: float
+    text: str               # Simplified Chinese, post-processed ("" on a final = retract the partial)
+    speaker: str | None     # "operator"/"caller" for stereo (channel 0/1), None for mono
+    final: bool
+    channel: int = 0
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "start": round(self.start, 2), "end": round(self.end, 2), "text": self.text,
+                "speaker": self.speaker, "final": self.final, "channel": self.channel}
+
+
+@dataclass
+class TranscriberOptions:
+    language: str = "zh"
+    beam_size: int = 5                    # finals
+    initial_prompt: str | None = None     # None -> stt/data/hotline_vocab.json
+    no_speech_threshold: float = 0.6      # drop a decode that is likely not speech ...
+    log_prob_threshold: float = -1.0      # ... when it is also unsure
+    compression_ratio_threshold: float = 2.4  # above: a loop; retried with a repetition penalty
+    encoder: str = "short"                # "short": utterance frames only; "full": 30-s window
+    tail_pad_s: float = 0.5               # silence after speech so the decoder sees the end
+    frame_bucket: int = 100               # encoder length rounded up to this many frames (1 s)
+    partials: bool = True
+    partial_interval_s: float = 1.0       # at most one partial per channel per this much audio
+    max_batch: int = 1                    # finals decoded together in one encode/generate
+    max_new_tokens: int = 160
+    vad: VadOptions = field(default_factory=VadOptions)
+
+
+@dataclass
+class DecodeResult:
+    text: str
+    raw_text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+    seconds: float          # wall time of this decode (shared by a batch, divided evenly)
+
+
+def _compression_ratio(text: str) -> float:
+    data = text.encode("utf-8")
+    return len(data) / max(1, len(zlib.compress(data)))
+
+
+class WhisperDecoder:
+    """Utterance audio -> text with a faster-whisper model's CTranslate2 core. Not thread-safe."""
+
+    def __init__(self, model, options: TranscriberOptions | None = None, vocabulary: Vocabulary | None = None) -> None:
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self.model = model
+        self.options = options or TranscriberOptions()
+        self.vocab = vocabulary or default_vocabulary()
+        self.tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                                   language=self.options.language)
+        self.suppress = get_suppressed_tokens(self.tokenizer, [-1])
+        self.max_length = model.max_length
+        prompt = self.options.initial_prompt if self.options.initial_prompt is not None else self.vocab.initial_prompt
+        self._prompt_tokens = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
+        self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
+
+    # -- prompt ---------------------------------------------------------------------------
+    def prompt(self, hotwords: Sequence[str] = ()) -> list[int]:
+        """[sot_prev] hotwords + domain prompt [sot zh transcribe notimestamps] (as faster-whisper)."""
+        key = tuple(hotwords)
+        if key not in self._prompt_cache:
+            budget = self.max_length // 2 - 1
+            hot = self.tokenizer.encode(" " + "，".join(hotwords)) if hotwords else []
+            prev = (hot + self._prompt_tokens)[-budget:] if hot else self._prompt_tokens[-budget:]
+            tokens = ([self.tokenizer.sot_prev] + prev if prev else []) + list(self.tokenizer.sot_sequence)
+            self._prompt_cache[key] = tokens + [self.tokenizer.no_timestamps]
+            if len(self._prompt_cache) > 256:
+                self._prompt_cache.pop(next(iter(self._prompt_cache)))
+        return self._prompt_cache[key]
+
+    # -- features -------------------------------------------------------------------------
+    def features(self, audio: np.ndarray) -> np.ndarray:
+        fe = self.model.feature_extractor
+        mel = fe(np.asarray(audio, np.float32))[:, :-1]
+        mel = mel[:, : fe.nb_max_frames]
+        return mel
+
+    def target_frames(self, n_frames: int) -> int:
+        full = self.model.feature_extractor.nb_max_frames
+        if self.options.encoder == "full":
+            return full
+        tail = int(self.options.tail_pad_s * SAMPLE_RATE / self.model.feature_extractor.hop_length)
+        bucket = self.options.frame_bucket
+        return min(full, -(-(n_frames + tail) // bucket) * bucket)
+
+    def frames_for(self, n_samples: int) -> int:
+        return self.target_frames(min(n_samples // self.model.feature_extractor.hop_length,
+                                      self.model.feature_extractor.nb_max_frames))
+
+    # -- decoding -------------------------------------------------------------------------
+    def decode(self, audios: Sequence[np.ndarray], hotwords: Sequence[Sequence[str]] | None = None,
+               *, beam_size: int | None = None) -> list[DecodeResult]:
+        """Decode utterances together (one encode + one generate for the batch)."""
+        import ctranslate2
+
+        t0 = time.perf_counter()
+        o = self.options
+        hotwords = hotwords or [()] * len(audios)
+        beam = beam_size or o.beam_size
+        mels = [self.features(a) for a in audios]
+        frames = max(self.target_frames(m.shape[1]) for m in mels)
+        batch = np.zeros((len(mels), mels[0].shape[0], frames), np.float32)
+        for i, m in enumerate(mels):
+            batch[i, :, : m.shape[1]] = m
+        encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+        prompts = [self.prompt(tuple(h)) for h in hotwords]
+        max_length = min(self.max_length, max(len(p) for p in prompts) + o.max_new_tokens)
+        results = self.model.model.generate(
+            encoded, prompts, beam_size=beam, max_length=max_length, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self.suppress,
+        )
+        out = [self._result(r) for r in results]
+        # Loops (very compressible text) get one more deterministic try with a repetition penalty.
+        retry = [i for i, r in enumerate(out) if r.compression_ratio > o.compression_ratio_threshold]
+        for i in retry:
+            enc_i = self.model.model.encode(ctranslate2.StorageView.from_array(batch[i:i + 1]), to_cpu=False)
+            again = self.model.model.generate(
+                enc_i, [prompts[i]], beam_size=beam, max_length=max_length, return_scores=True,
+                return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self.suppress,
+                repetition_penalty=1.3, no_repeat_ngram_size=4,
+            )[0]
+            candidate = self._result(again)
+            if candidate.compression_ratio < out[i].compression_ratio:
+                out[i] = candidate
+        seconds = (time.perf_counter() - t0) / max(1, len(out))
+        for r in out:
+            r.seconds = seconds
+        return out
+
+    def _result(self, r) -> DecodeResult:
+        tokens = r.sequences_ids[0]
+        raw = self.tokenizer.decode(tokens).strip()
+        avg_logprob = r.scores[0] * (len(tokens) ** 1.0) / (len(tokens) + 1)
+        ratio = _compression_ratio(raw)
+        text = postprocess(raw, self.vocab)
+        o = self.options
+        if r.no_speech_prob > o.no_speech_threshold and avg_logprob < o.log_prob_threshold:
+            text = ""  # silence, music or noise: Whisper's own "no speech" filter
+        return DecodeResult(text, raw, float(avg_logprob), float(r.no_speech_prob), ratio, 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+@dataclass(order=True)
+class _Entry:
+    priority: int
+    seq: int
+    job: "DecodeJob" = field(compare=False)
+
+
+@dataclass
+class DecodeJob:
+    audio: np.ndarray
+    hotwords: tuple[str, ...]
+    final: bool
+    callback: Callable[[DecodeResult | None], None]     # None: dropped (stale partial)
+    owner: object = None
+    is_stale: Callable[[], bool] = lambda: False
+
+
+class SharedDecoder:
+    """One loaded model for many calls: a worker thread and a priority queue of decode jobs."""
+
+    def __init__(self, model, options: TranscriberOptions | None = None, vocabulary: Vocabulary | None = None) -> None:
+        self.options = options or TranscriberOptions()
+        self.decoder = WhisperDecoder(model, self.options, vocabulary)
+        self._heap: list[_Entry] = []
+        self._seq = itertools.count()
+        self._cv = threading.Condition()
+        self._closed = False
+        self.busy_seconds = 0.0
+        self.decoded = 0
+        self.batches = 0
+        self._thread = threading.Thread(target=self._run, name="whisper-decoder", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def load(cls, model_options=None, options: TranscriberOptions | None = None) -> "SharedDecoder":
+        from models import load_whisper
+
+        return cls(load_whisper(model_options), options)
+
+    @property
+    def model(self):
+        return self.decoder.model
+
+    def submit(self, job: DecodeJob, priority: int) -> None:
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("SharedDecoder is closed")
+            heapq.heappush(self._heap, _Entry(priority, next(self._seq), job))
+            self._cv.notify()
+
+    def promote(self, owner: object) -> None:
+        """A call hung up: its queued finals jump ahead of every other call's."""
+        with self._cv:
+            changed = False
+            for e in self._heap:
+                if e.job.owner is owner and e.job.final and e.priority != PRIORITY_HUNG_UP:
+                    e.priority = PRIORITY_HUNG_UP
+                    changed = True
+            if changed:
+                heapq.heapify(self._heap)
+
+    def queue_length(self) -> int:
+        with self._cv:
+            return len(self._heap)
+
+    def finals_waiting(self) -> int:
+        with self._cv:
+            return sum(1 for e in self._heap if e.job.final)
+
+    def _take(self) -> list[DecodeJob] | None:
+        with self._cv:
+            while not self._heap and not self._closed:
+                self._cv.wait()
+            if not self._heap:
+                return None
+            first = heapq.heappop(self._heap).job
+            jobs = [first]
+            if first.final and self.options.max_batch > 1:
+                # Batch only finals of the same encoder length: padding would change their results.
+                frames = self.decoder.frames_for(len(first.audio))
+                keep = []
+                while self._heap and len(jobs) < self.options.max_batch:
+                    e = heapq.heappop(self._heap)
+                    if e.job.final and self.decoder.frames_for(len(e.job.audio)) == frames:
+                        jobs.append(e.job)
+                    else:
+                        keep.append(e)
+                for e in keep:
+                    heapq.heappush(self._heap, e)
+            return jobs
+
+    def _run(self) -> None:
+        while True:
+            jobs = self._take()
+            if jobs is None:
+                return
+            live = []
+            for job in jobs:
+                if not job.final and job.is_stale():
+                    job.callback(None)
+                else:
+                    live.append(job)
+            if not live:
+                continue
+            t0 = time.perf_counter()
+            try:
+                beam = None if live[0].final else 1  # partials: greedy
+                results = self.decoder.decode([j.audio for j in live], [j.hotwords for j in live], beam_size=beam)
+            except Exception:  # a bad job must not kill the worker that every call shares
+                log.exception("decode failed")
+                results = [None] * len(live)
+            self.busy_seconds += time.perf_counter() - t0
+            self.decoded += len(live)
+            self.batches += 1
+            for job, res in zip(live, results):
+                try:
+                    job.callback(res)
+                except Exception:
+                    log.exception("segment callback failed")
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        self._thread.join(timeout)
+
+
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Utterance:
+    id: int
+    start: int                 # sample index (16 kHz, call start = 0)
+    partial_pos: int = 0       # audio position of the last partial request
+    partial_pending: bool = False
+    partial_shown: bool = False
+    closed: bool = False
+
+
+class _Channel:
+    def __init__(self, index: int, vad: VadOptions) -> None:
+        self.index = index
+        self.vad = StreamingVad(vad)
+        self.buf = np.zeros(0, np.float32)
+        self.base = 0              # sample index of buf[0]
+        self.open: _Utterance | None = None
+
+    @property
+    def position(self) -> int:
+        return self.base + len(self.buf)
+
+    def slice(self, start: int, end: int) -> np.ndarray:
+        return self.buf[max(0, start - self.base): max(0, end - self.base)].copy()
+
+    def trim(self) -> None:
+        keep_from = self.open.start if self.open else self.position - SAMPLE_RATE  # 1 s covers VAD's look-back
+        keep_from = min(keep_from, self.vad.speech_start if self.vad.in_speech else keep_from)
+        cut = keep_from - self.base
+        if cut > 4 * SAMPLE_RATE:  # trim in steps: copying on every frame would be quadratic
+            self.buf = self.buf[cut:].copy()
+            self.base += cut
+
+
+class StreamingTranscriber:
+    """One call: feed audio incrementally, get partial and final Segments via `on_segment`."""
+
+    def __init__(self, decoder: SharedDecoder, *, sample_rate: int = SAMPLE_RATE, channels: int = 1,
+                 hotwords: Iterable[str] = (), on_segment: Callable[[Segment], None] | None = None,
+                 call_id: str | None = None, options: TranscriberOptions | None = None) -> None:
+        self.decoder = decoder
+        self.options = options or decoder.options
+        self.call_id = call_id
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.on_segment = on_segment
+        self._hotwords = tuple(dict.fromkeys(w for w in hotwords if w))
+        self._converter = PcmConverter(sample_rate, channels)
+        self._channels = [_Channel(i, self.options.vad) for i in range(channels)]
+        self._ids = itertools.count()
+        self._lock = threading.RLock()
+        self._done = threading.Condition(self._lock)
+        self._pending_finals = 0
+        self._finals: list[Segment] = []
+        self.ended = False
+        self.ended_at: float | None = None      # monotonic time of end() ("hang-up")
+        self.last_final_at: float | None = None
+        self.asr_seconds = 0.0                  # decoder time spent on this call
+        self.audio_seconds = 0.0
+        self.final_timing: dict[int, tuple[float, float]] = {}  # id -> (submitted, decoded) monotonic
+
+    # -- input ----------------------------------------------------------------------------
+    def feed_pcm16(self, data: bytes) -> None:
+        self.feed(self._converter.pcm16(data), _at_rate=False)
+
+    def feed(self, samples: np.ndarray, _at_rate: bool = False) -> None:
+        """float32 samples at the call's sample_rate, shape (n,) or (channels, n)."""
+        if self.ended:
+            raise RuntimeError(f"call {self.call_id}: feed() after end()")
+        audio = self._converter.convert(samples)
+        self._process(audio)
+
+    def _process(self, audio: np.ndarray) -> None:
+        if audio.shape[1] == 0:
+            return
+        with self._lock:
+            self.audio_seconds += audio.shape[1] / SAMPLE_RATE
+            for ch in self._channels:
+                ch.buf = np.concatenate([ch.buf, audio[ch.index]])
+                for ev in ch.vad.feed(audio[ch.index]):
+                    self._on_vad(ch, ev)
+                self._maybe_partial(ch)
+                ch.trim()
+
+    def set_hotwords(self, words: Iterable[str]) -> None:
+        """Hotwords for this call's later decodes (e.g. place names the extractor suspects)."""
+        with self._lock:
+            self._hotwords = tuple(dict.fromkeys(w for w in words if w))
+
+    @property
+    def hotwords(self) -> tuple[str, ...]:
+        return self._hotwords
+
+    # -- VAD events -------------------------------------------------------------------------
+    def _on_vad(self, ch: _Channel, ev) -> None:
+        if ev.kind == "start":
+            ch.open = _Utterance(next(self._ids), ev.start, partial_pos=ev.start)
+            return
+        utt, ch.open = ch.open, None
+        if utt is None:
+            return
+        utt.closed = True
+        if ev.end is None:  # too short to be speech
+            if utt.partial_shown:
+                self._emit(Segment(utt.id, ev.start / SAMPLE_RATE, ch.vad.position / SAMPLE_RATE, "",
+                                   self._speaker(ch), True, ch.index))
+            return
+        self._submit_final(ch, utt, ev.start, ev.end)
+
+    def _speaker(self, ch: _Channel) -> str | None:
+        return SPEAKERS[ch.index] if self.channels == 2 else None
+
+    def _submit_final(self, ch: _Channel, utt: _Utterance, start: int, end: int) -> None:
+        audio = ch.slice(start, end)
+        seg = Segment(utt.id, start / SAMPLE_RATE, end / SAMPLE_RATE, "", self._speaker(ch), True, ch.index)
+        submitted = time.monotonic()
+
+        def done(res: DecodeResult | None) -> None:
+            with self._lock:
+                self.asr_seconds += res.seconds if res else 0.0
+                seg.text = res.text if res else ""
+                now = time.monotonic()
+                self.final_timing[seg.id] = (submitted, now)
+                if seg.text:
+                    self._finals.append(seg)
+                    self._finals.sort(key=lambda s: (s.start, s.id))
+                self.last_final_at = now
+            if seg.text or utt.partial_shown:
+                self._emit(seg)
+            with self._lock:
+                self._pending_finals -= 1
+                self._done.notify_all()
+
+        with self._lock:
+            self._pending_finals += 1
+        prio = PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL
+        self.decoder.submit(DecodeJob(audio, self._hotwords, True, done, owner=self), prio)
+
+    def _maybe_partial(self, ch: _Channel) -> None:
+        utt = ch.open
+        o = self.options
+        if not o.partials or utt is None or utt.partial_pending:
+            return
+        pos = ch.position
+        if pos - utt.partial_pos < o.partial_interval_s * SAMPLE_RATE or pos - utt.start < 0.5 * SAMPLE_RATE:
+            return
+        # Skipped when behind: finals waiting means the decoder has no time to spare for previews.
+        if self.decoder.finals_waiting() > 0:
+            return
+        utt.partial_pos = pos
+        utt.partial_pending = True
+        audio = ch.slice(utt.start, pos)
+        start_s, end_s = utt.start / SAMPLE_RATE, pos / SAMPLE_RATE
+
+        def done(res: DecodeResult | None) -> None:
+            with self._lock:
+                utt.partial_pending = False
+                if res is None or utt.closed or not res.text:
+                    return
+                self.asr_seconds += res.seconds
+                utt.partial_shown = True
+            self._emit(Segment(utt.id, start_s, end_s, res.text, self._speaker(ch), False, ch.index))
+
+        self.decoder.submit(DecodeJob(audio, self._hotwords, False, done, owner=self,
+                                      is_stale=lambda: utt.closed), PRIORITY_PARTIAL)
+
+    def _emit(self, seg: Segment) -> None:
+        if self.on_segment:
+            try:
+                self.on_segment(seg)
+            except Exception:
+                log.exception("on_segment failed")
+
+    # -- end of call ---------------------------------------------------------------------------
+    def end(self) -> None:
+        """Hang-up: close open utterances now and decode them ahead of every other call."""
+        with self._lock:
+            if self.ended:
+                return
+            tail = self._converter.flush()
+            if tail.shape[1]:
+                self._process(tail)
+            self.ended = True
+            self.ended_at = time.monotonic()
+            for ch in self._channels:
+                for ev in ch.vad.flush():
+                    self._on_vad(ch, ev)
+        self.decoder.promote(self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every submitted final is decoded; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._done:
+            while self._pending_finals > 0:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._done.wait(left)
+            return True
+
+    @property
+    def segments(self) -> list[Segment]:
+        with self._lock:
+            return list(self._finals)
+
+    def transcript(self) -> str:
+        return "\n".join(s.text for s in self.segments)
+
+
+def transcribe_audio(decoder: SharedDecoder, samples: np.ndarray, *, hotwords: Iterable[str] = (),
+                     call_id: str | None = None, chunk_s: float = 1.0,
+                     options: TranscriberOptions | None = None) -> StreamingTranscriber:
+    """Batch helper: feed a whole (channels, n) 16-kHz array as fast as possible, return the finished call."""
+    samples = np.atleast_2d(samples)
+    opts = options or TranscriberOptions(**{**decoder.options.__dict__, "partials": False})
+    st = StreamingTranscriber(decoder, sample_rate=SAMPLE_RATE, channels=samples.shape[0], hotwords=hotwords,
+                              call_id=call_id, options=opts)
+    step = int(chunk_s * SAMPLE_RATE)
+    for i in range(0, samples.shape[1], step):
+        st.feed(samples[:, i:i + step])
+    st.end()
+    st.wait()
+    return st
