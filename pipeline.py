@@ -1,0 +1,228 @@
+"""The one path every front end drives: audio of a call in, transcript + draft ticket events out.
+
+`Pipeline` holds what is loaded once per process (the shared Whisper decoder, the NLP
+resources, the ticket store); `CallSession` is one call. The NLP extractor and the ticket
+store are optional imports: without them the pipeline still produces transcripts and a draft
+dict with the schema's keys.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from config import Settings
+from stt.transcribe import Segment, SharedDecoder, StreamingTranscriber, TranscriberOptions
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[dict], None]
+
+# The draft keys of nlp/data/draft_ticket.schema.json (used when the extractor is not available).
+DRAFT_KEYS = (
+    "call_id", "transcript", "segments", "appeal_type", "category", "category_l1", "urgency",
+    "district", "street", "road", "address", "landmark", "location", "department", "co_handler",
+    "company", "caller_name", "phone", "kb_ids", "summary", "confidence", "deadlines", "timings",
+)
+
+
+def _load_nlp() -> tuple[Any, Any]:
+    """(Extractor class, resources) or (None, None) while nlp.extract has not landed / fails to load."""
+    try:
+        from nlp.extract import Extractor, load_resources
+    except ImportError as exc:
+        log.info("nlp.extract not available (%s): transcript-only drafts", exc)
+        return None, None
+    return Extractor, load_resources()
+
+
+def _open_store(settings: Settings) -> Any:
+    try:
+        from ticketing.store import TicketStore
+    except ImportError as exc:
+        log.info("ticketing.store not available (%s): drafts are not stored", exc)
+        return None
+    return TicketStore(settings.db_url())
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    decoder: SharedDecoder
+    extractor_cls: Any = None
+    nlp_resources: Any = None
+    store: Any = None
+    calls: dict[str, "CallSession"] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, settings: Settings | None = None, *, store: Any = "auto", nlp: bool = True,
+             decoder: SharedDecoder | None = None, options: TranscriberOptions | None = None) -> "Pipeline":
+        """Load the model (once), NLP resources and the ticket store.
+
+        store: "auto" opens `TicketStore(settings.db_url())` if ticketing is importable; None
+        disables storing; or pass a store object. decoder: share an already loaded one.
+        """
+        from models import ModelOptions
+
+        settings = settings or Settings()
+        if decoder is None:
+            decoder = SharedDecoder.load(ModelOptions.from_settings(settings), options)
+        extractor_cls, resources = _load_nlp() if nlp else (None, None)
+        if store == "auto":
+            store = _open_store(settings)
+        return cls(settings, decoder, extractor_cls, resources, store)
+
+    def open_call(self, call_id: str | None = None, sample_rate: int = 16000, channels: int = 1,
+                  hotwords: Iterable[str] = (), on_event: EventHandler | None = None,
+                  options: TranscriberOptions | None = None, meta: dict | None = None) -> "CallSession":
+        call_id = call_id or f"call-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+        session = CallSession(self, call_id, sample_rate, channels, tuple(hotwords), on_event, options, meta or {})
+        self.calls[call_id] = session
+        return session
+
+    def close(self) -> None:
+        self.decoder.close()
+        if self.store is not None and hasattr(self.store, "close"):
+            self.store.close()
+
+
+class CallSession:
+    """One call: feed audio, receive partial/final/draft events; `end()` returns the final draft."""
+
+    def __init__(self, pipeline: Pipeline, call_id: str, sample_rate: int, channels: int,
+                 hotwords: tuple[str, ...], on_event: EventHandler | None,
+                 options: TranscriberOptions | None, meta: dict) -> None:
+        self.pipeline = pipeline
+        self.call_id = call_id
+        self.on_event = on_event
+        self.meta = meta
+        self.started_at = datetime.now(timezone.utc)
+        self._base_hotwords = hotwords
+        self._lock = threading.RLock()
+        self.nlp_seconds = 0.0
+        self.extractor = None
+        if pipeline.extractor_cls is not None:
+            self.extractor = pipeline.extractor_cls(pipeline.nlp_resources)
+        self._draft: dict | None = None
+        self.final_draft: dict | None = None
+        self.transcriber = StreamingTranscriber(
+            pipeline.decoder, sample_rate=sample_rate, channels=channels, hotwords=hotwords,
+            on_segment=self._on_segment, call_id=call_id, options=options,
+        )
+
+    # -- audio in ----------------------------------------------------------------------------
+    def feed(self, samples: np.ndarray) -> None:
+        self.transcriber.feed(samples)
+
+    def feed_pcm16(self, data: bytes) -> None:
+        self.transcriber.feed_pcm16(data)
+
+    @property
+    def segments(self) -> list[Segment]:
+        return self.transcriber.segments
+
+    # -- events (decoder thread) ---------------------------------------------------------------
+    def _emit(self, event: dict) -> None:
+        if self.on_event:
+            try:
+                self.on_event(event)
+            except Exception:
+                log.exception("on_event failed for call %s", self.call_id)
+
+    def _on_segment(self, seg: Segment) -> None:
+        event = {"type": "final" if seg.final else "partial", "id": seg.id, "start": round(seg.start, 2),
+                 "end": round(seg.end, 2), "text": seg.text, "speaker": seg.speaker}
+        self._emit(event)
+        if not seg.final or not seg.text:
+            return
+        store = self.pipeline.store
+        if store is not None:
+            try:
+                store.add_segment(self.call_id, seg.to_dict())
+            except Exception:
+                log.exception("store.add_segment failed for call %s", self.call_id)
+        if self.extractor is None:
+            return
+        t0 = time.perf_counter()
+        with self._lock:
+            try:
+                draft = self.extractor.update(seg)
+                hot = list(self.extractor.hotwords())
+            except Exception:
+                log.exception("extractor.update failed for call %s", self.call_id)
+                return
+            finally:
+                self.nlp_seconds += time.perf_counter() - t0
+            self.transcriber.set_hotwords(list(self._base_hotwords) + [w for w in hot if w not in self._base_hotwords])
+            self._draft = self._complete(draft)
+        self._emit({"type": "draft", "final": False, "ticket": self._draft})
+        self._store_draft(self._draft)
+
+    # -- draft -------------------------------------------------------------------------------
+    def _complete(self, draft: Any) -> dict:
+        """A dict with every schema key, this call's id and segments."""
+        d = draft.to_dict() if hasattr(draft, "to_dict") else dict(draft or {})
+        for key in DRAFT_KEYS:
+            d.setdefault(key, None)
+        d["call_id"] = self.call_id
+        segs = [s.to_dict() for s in self.transcriber.segments]
+        if not d.get("segments"):
+            d["segments"] = segs
+        if not d.get("transcript"):
+            d["transcript"] = "\n".join(s["text"] for s in segs)
+        return d
+
+    def _call_info(self) -> dict:
+        """The `call` row of the store: meta (e.g. {"audio": path}) + what the session knows."""
+        return {"started_at": self.started_at, "channels": self.transcriber.channels,
+                "sample_rate": self.transcriber.sample_rate, **self.meta}
+
+    def _store_draft(self, draft: dict) -> None:
+        store = self.pipeline.store
+        if store is None:
+            return
+        try:
+            store.upsert_draft(draft, call=self._call_info())
+        except Exception:
+            log.exception("store.upsert_draft failed for call %s", self.call_id)
+
+    def end(self, timeout: float | None = None) -> dict:
+        """Hang-up: decode what is left (ahead of other calls), finalize and return the draft dict."""
+        hangup = time.monotonic()
+        self.transcriber.end()
+        if not self.transcriber.wait(timeout):
+            log.warning("call %s: finals still pending after %.1f s", self.call_id, timeout or 0)
+        draft: Any = None
+        with self._lock:
+            if self.extractor is not None:
+                t0 = time.perf_counter()
+                try:
+                    draft = self.extractor.finalize()
+                except Exception:
+                    log.exception("extractor.finalize failed for call %s", self.call_id)
+                self.nlp_seconds += time.perf_counter() - t0
+            d = self._complete(draft)
+        d["timings"] = {
+            "audio_s": round(self.transcriber.audio_seconds, 3),
+            "asr_s": round(self.transcriber.asr_seconds, 3),
+            "nlp_s": round(self.nlp_seconds, 3),
+            "ready_after_hangup_s": round(time.monotonic() - hangup, 3),
+        }
+        self.final_draft = d
+        self._emit({"type": "draft", "final": True, "ticket": d})
+        self._store_draft(d)
+        store = self.pipeline.store
+        if store is not None and hasattr(store, "end_call"):
+            try:
+                store.end_call(self.call_id, {**self._call_info(), "ended_at": datetime.now(timezone.utc),
+                                              "duration": d["timings"]["audio_s"], "timings": d["timings"]})
+            except Exception:
+                log.exception("store.end_call failed for call %s", self.call_id)
+        self.pipeline.calls.pop(self.call_id, None)
+        return d
