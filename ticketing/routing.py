@@ -6,10 +6,14 @@ until then, and if it fails to import, fills the taxonomy templates here with th
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ticketing.taxonomy_data import category_info, load_taxonomy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,14 +59,26 @@ def _route_here(category: str | None, district: str | None, street: str | None,
     return Route(dept, co)
 
 
-def _route_nlp(category: str | None, district: str | None, street: str | None) -> Route | None:
+@lru_cache(maxsize=1)
+def _nlp_taxonomy() -> Any:
+    """The nlp engineer's Taxonomy, loaded once per process (None if unavailable)."""
     try:
         from nlp.taxonomy import Taxonomy  # type: ignore[import-not-found]
-    except Exception:
+
+        return Taxonomy.load()
+    except Exception as exc:  # noqa: BLE001 - any failure means: use the local fallback
+        log.info("nlp.taxonomy unavailable (%s); routing from taxonomy.json here", exc)
+        return None
+
+
+def _route_nlp(category: str | None, district: str | None, street: str | None) -> Route | None:
+    taxonomy = _nlp_taxonomy()
+    if taxonomy is None:
         return None
     try:
-        result = Taxonomy.load().route(category, district, street)
-    except Exception:
+        result = taxonomy.route(category, district, street)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("nlp Taxonomy.route failed (%s); using local routing", exc)
         return None
     if isinstance(result, dict):
         return Route(result.get("department"), result.get("co_handler"))

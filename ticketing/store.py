@@ -152,12 +152,10 @@ class TicketStore:
             values["lat"], values["lon"] = location.get("lat"), location.get("lon")
         return values
 
-    def _provisional_deadlines(self, ticket: Ticket, draft: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _provisional_deadlines(self, ticket: Ticket, now: datetime) -> dict[str, Any]:
         """Before dispatch the ticket shows the limits as if dispatched now (what the operator tells the caller)."""
-        given = draft.get("deadlines") or {}
+        # computed here, not taken from draft["deadlines"], so there is one definition (ticketing.sla)
         try:
-            if given.get("response_by") and given.get("resolve_by"):
-                return {"response_by": to_local(given["response_by"]), "resolve_by": to_local(given["resolve_by"])}
             found = compute_deadlines(ticket.appeal_type, ticket.urgency, now, taxonomy=self.taxonomy)
             return {"response_by": found.response_by, "resolve_by": found.resolve_by}
         except (CalendarRangeError, ValueError) as exc:
@@ -203,7 +201,7 @@ class TicketStore:
             changes = self._set(ticket, values)
             if ticket.state == "draft":
                 changes.update(self._derive(ticket, keep_route=True))
-                changes.update(self._set(ticket, self._provisional_deadlines(ticket, draft, ticket.created_at)))
+                changes.update(self._set(ticket, self._provisional_deadlines(ticket, ticket.created_at)))
             ticket.updated_at = now
             session.flush()
             loud = {k: v for k, v in changes.items() if k not in QUIET_FIELDS}
@@ -312,7 +310,7 @@ class TicketStore:
         with self.session() as session:
             self._ticket(session, ticket_id)
             rows = session.exec(select(TicketEvent).where(TicketEvent.ticket_id == ticket_id)
-                                .order_by(TicketEvent.at, TicketEvent.id)).all()
+                                .order_by(TicketEvent.id)).all()  # insertion order is the history
             return [r.model_dump(mode="json") for r in rows]
 
     # -- operator edits -------------------------------------------------------------------
