@@ -93,7 +93,8 @@ class Resources:
                         else:
                             from pipeline import Pipeline
 
-                            self._pipeline = Pipeline.load(self.settings)
+                            # one store (and engine) for the pipeline's writes and the API's reads
+                            self._pipeline = Pipeline.load(self.settings, store=self.store)
                     except Exception as exc:
                         self._pipeline_error = f"{type(exc).__name__}: {exc}"
                         raise

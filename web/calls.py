@@ -189,6 +189,7 @@ class LiveCall:
         self._feeder: asyncio.Task | None = None
         self._finish_task: asyncio.Task | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._lookup: asyncio.Task | None = None
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         opts = registry.options
@@ -243,6 +244,8 @@ class LiveCall:
                 return  # the server sends the final draft itself, once, after end()
             ticket = message.get("ticket") or {}
             self._note_ticket_id(ticket)
+            if self.ticket_id is None:
+                self._find_ticket_id()
             message = self._with_ticket_id(message)
             self.last_draft = message
         if self.conn is not None:
@@ -252,6 +255,22 @@ class LiveCall:
         tid = ticket.get("ticket_id") if isinstance(ticket, dict) else None
         if isinstance(tid, int):
             self.ticket_id = tid
+
+    def _find_ticket_id(self) -> None:
+        """The pipeline stores the draft right after announcing it: look its id up once it is there,
+        and tell the client (the console needs it to submit)."""
+        if self._lookup is not None and not self._lookup.done():
+            return
+
+        async def lookup() -> None:
+            await asyncio.sleep(0.2)
+            tid = await self.registry.lookup_ticket_id(self.call_id)
+            if tid is not None and self.ticket_id is None:
+                self.ticket_id = tid
+                if self.conn is not None:
+                    self.conn.send({"type": "ticket", "call_id": self.call_id, "ticket_id": tid})
+
+        self._lookup = asyncio.create_task(lookup())
 
     def _with_ticket_id(self, message: dict[str, Any]) -> dict[str, Any]:
         if self.ticket_id is not None and "ticket_id" not in message:
@@ -363,6 +382,7 @@ class LiveCall:
                 "channels": self.channels,
                 "last_segment_id": self.finals[-1].get("id") if self.finals else None,
                 "ended": self.ended,
+                "ticket_id": self.ticket_id,
             }
         )
         if resume_from is not None or old is not None:
