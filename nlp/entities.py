@@ -1,0 +1,309 @@
+"""Caller name (surname + 先生/女士) and phone number from a (noisy ASR) call transcript.
+
+Both parsers are regex + small tables (nlp/data/names.json), cheap enough to rerun on the whole
+transcript at every segment. Every result carries a confidence and a [start, end) span into the
+text it was given.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pypinyin import lazy_pinyin
+
+DATA = Path(__file__).resolve().parent / "data" / "names.json"
+
+
+@dataclass
+class Entity:
+    value: str
+    confidence: float
+    span: tuple[int, int]
+    candidates: list[dict] = field(default_factory=list)   # [{value, confidence}] best first
+
+
+# --------------------------------------------------------------------------------------------
+# Names
+# --------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _NameTables:
+    surnames: str
+    rank: dict[str, int]
+    compound: tuple[str, ...]
+    descriptions: dict[str, str]
+    male_titles: tuple[str, ...]
+    female_titles: tuple[str, ...]
+    male_cues: tuple[str, ...]
+    female_cues: tuple[str, ...]
+    default_title: str
+    ambiguous: str
+    by_pinyin: dict[str, str]
+
+
+@lru_cache(maxsize=1)
+def _tables() -> _NameTables:
+    d = json.loads(DATA.read_text(encoding="utf-8"))
+    s = d["surnames"]
+    by_py: dict[str, str] = {}
+    for ch in s:  # most common first: the first surname with a pinyin wins the homophone tie
+        by_py.setdefault(lazy_pinyin(ch)[0], ch)
+    return _NameTables(
+        surnames=s, rank={c: i for i, c in enumerate(s)}, compound=tuple(d.get("compound", [])),
+        descriptions=dict(d.get("descriptions", {})),
+        male_titles=tuple(sorted(d["male_titles"], key=len, reverse=True)),
+        female_titles=tuple(sorted(d["female_titles"], key=len, reverse=True)),
+        male_cues=tuple(d.get("male_cues", [])), female_cues=tuple(d.get("female_cues", [])),
+        default_title=d.get("default_title", "女士"), ambiguous=d.get("ambiguous", ""), by_pinyin=by_py,
+    )
+
+
+_CJK = r"\u4e00-\u9fff"
+# 我姓周 / 免贵姓王 / 姓周 — but not 贵姓？ (operator asking) and not 姓名.
+_SAY_SURNAME = re.compile(rf"(?:免贵|我|本人|我们)?姓([{_CJK}]{{1,2}})")
+_NOT_SURNAME_AFTER_XING = set("名氏啥什哪么")
+_SPELL = re.compile(rf"([{_CJK}]{{1,3}})的([{_CJK}])")        # 施工的施 / 照顾的顾
+_PRE_OK = set("的好谢问位请叫是您跟让给找")
+
+
+def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
+    """Surname starting at text[i] (compound first); homophones map to the commonest surname."""
+    two = text[i:i + 2]
+    if two in t.compound:
+        return two, 1.0
+    ch = text[i:i + 1]
+    if not ch or not re.match(rf"[{_CJK}]", ch):
+        return None
+    if ch in t.rank:
+        return ch, 1.0
+    py = lazy_pinyin(ch)[0]
+    if py in t.by_pinyin:  # ASR wrote a homophone (洲 for 周)
+        return t.by_pinyin[py], 0.6
+    return None
+
+
+def _title_gender(title: str, t: _NameTables) -> str | None:
+    if title in t.male_titles:
+        return "先生"
+    if title in t.female_titles:
+        return "女士"
+    return None
+
+
+@dataclass
+class _NameHit:
+    surname: str
+    score: float
+    span: tuple[int, int]
+    gender: str | None = None
+
+
+def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
+    hits: list[_NameHit] = []
+    # 1. 我姓X (+ optional spelling: 施工的施 / 口天吴 / X先生 right after)
+    for m in _SAY_SURNAME.finditer(text):
+        if text[m.start(1)] in _NOT_SURNAME_AFTER_XING:
+            continue
+        if m.start() > 0 and text[m.start() - 1] == "贵" and not m.group(0).startswith("免"):
+            continue  # 您贵姓 is the operator asking
+        got = _surname_at(text, m.start(1), t)
+        if not got:
+            continue
+        sur, q = got
+        tail = text[m.start(1) + len(sur):m.start(1) + len(sur) + 14]
+        for sm in _SPELL.finditer(tail):
+            word, ch = sm.group(1), sm.group(2)
+            if ch in word and ch in t.rank and lazy_pinyin(ch)[0] == lazy_pinyin(sur)[0]:
+                sur, q = ch, 1.0
+                break
+        for desc, ch in t.descriptions.items():
+            if desc + ch in tail or desc in tail[:4]:
+                if lazy_pinyin(ch)[0] == lazy_pinyin(sur)[0] or q < 1.0:
+                    sur, q = ch, 1.0
+                break
+        hits.append(_NameHit(sur, 0.9 * q, (m.start(1), m.start(1) + len(sur))))
+    # 2. X先生 / X女士 / X阿姨 / X老先生 (operator addressing the caller, or the caller's own)
+    titles = t.male_titles + t.female_titles
+    title_re = re.compile("|".join(sorted(map(re.escape, titles), key=len, reverse=True)))
+    for m in title_re.finditer(text):
+        title = m.group(0)
+        for n in (2, 1):
+            i = m.start() - n
+            if i < 0:
+                continue
+            got = _surname_at(text, i, t)
+            if not got or len(got[0]) != n:
+                continue
+            sur, q = got
+            if q < 1.0:
+                continue  # a title after a non-surname word (我先生, 这位女士) is not a name
+            prev = text[i - 1] if i > 0 else ""
+            if sur in t.ambiguous and re.match(rf"[{_CJK}]", prev or "，") and prev not in _PRE_OK:
+                continue
+            if prev == "老" or prev == "小":
+                continue  # 小王先生? rare; 老X is a nickname, not what the ticket records
+            hits.append(_NameHit(sur, 0.85, (i, m.end()), _title_gender(title, t)))
+            break
+    return hits
+
+
+def _gender_from_cues(text: str, t: _NameTables) -> str | None:
+    male = sum(text.count(c) for c in t.male_cues)
+    female = sum(text.count(c) for c in t.female_cues)
+    if male > female:
+        return "先生"
+    if female > male:
+        return "女士"
+    return None
+
+
+def extract_name(text: str) -> Entity | None:
+    """Caller's surname + 先生/女士 (gender from the title used, else cues, else the default)."""
+    t = _tables()
+    hits = _name_hits(text, t)
+    if not hits:
+        return None
+    votes: dict[str, float] = {}
+    for h in hits:
+        votes[h.surname] = votes.get(h.surname, 0.0) + h.score
+    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    best = ranked[0][0]
+    mine = [h for h in hits if h.surname == best]
+    genders = [h.gender for h in mine if h.gender]
+    if genders:
+        gender, gq = genders[-1], 1.0
+    else:
+        cue = _gender_from_cues(text, t)
+        gender, gq = (cue, 0.8) if cue else (t.default_title, 0.5)
+    total = sum(votes.values())
+    conf = min(0.99, max(h.score for h in mine) * (votes[best] / total) ** 0.5 * (0.6 + 0.4 * gq))
+    span = mine[0].span
+    cands = [{"value": s + gender, "confidence": round(v / total, 3)} for s, v in ranked[:3]]
+    return Entity(best + gender, round(conf, 3), span, cands)
+
+
+# --------------------------------------------------------------------------------------------
+# Phones
+# --------------------------------------------------------------------------------------------
+
+_DIGIT = {"零": "0", "〇": "0", "○": "0", "洞": "0", "幺": "1", "一": "1", "壹": "1", "二": "2", "两": "2",
+          "三": "3", "四": "4", "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
+for _i in range(10):
+    _DIGIT[str(_i)] = str(_i)
+    _DIGIT[chr(0xFF10 + _i)] = str(_i)  # full-width
+_SEP = set(" ，,、-—.。：:…\n\t")
+_MOBILE = re.compile(r"1[3-9]\d{9}")
+_PHONE_WORDS = ("电话", "号码", "手机", "座机", "联系", "打我", "拨")
+# Spoken-number context that means "not a phone": 号 (house number), 路 (bus line), 年/月/日 …
+_AFTER_NOT_PHONE = set("号弄室楼层栋幢路年月日点块元岁级个次年万千百十")
+
+
+@dataclass
+class _Group:
+    digits: str
+    start: int
+    end: int
+    spoken: bool  # written with Chinese numerals (幺三九) rather than 139
+
+
+def _digit_groups(text: str) -> list[_Group]:
+    groups: list[_Group] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i] in _DIGIT:
+            j = i
+            while j < n and text[j] in _DIGIT:
+                j += 1
+            run = text[i:j]
+            groups.append(_Group("".join(_DIGIT[c] for c in run), i, j, not run[0].isdigit()))
+            i = j
+        else:
+            i += 1
+    return groups
+
+
+def _phone_runs(text: str) -> list[list[_Group]]:
+    """Digit groups chained by separators only (幺三九，幺七六五，四三二一 is one run)."""
+    runs: list[list[_Group]] = []
+    for g in _digit_groups(text):
+        if runs:
+            prev = runs[-1][-1]
+            gap = text[prev.end:g.start]
+            if len(gap) <= 3 and all(c in _SEP for c in gap):
+                runs[-1].append(g)
+                continue
+        runs.append([g])
+    return runs
+
+
+def _valid(digits: str) -> str | None:
+    if _MOBILE.fullmatch(digits):
+        return digits
+    if len(digits) == 11 and digits.startswith("021") and digits[3] in "23456789":
+        return f"021-{digits[3:]}"
+    if len(digits) == 13 and digits.startswith("86") and _MOBILE.fullmatch(digits[2:]):
+        return digits[2:]
+    if len(digits) == 8 and digits[0] in "2345689":
+        return digits
+    return None
+
+
+def _looks_like_date(d: str) -> bool:
+    return len(d) == 8 and d[:2] in ("19", "20") and 1 <= int(d[4:6]) <= 12 and 1 <= int(d[6:8]) <= 31
+
+
+def phone_candidates(text: str) -> list[Entity]:
+    """Every valid phone number said in ``text``, in order of appearance."""
+    out: list[Entity] = []
+    for run in _phone_runs(text):
+        # try the longest chain of whole groups first, at every start
+        used_until = -1
+        for a in range(len(run)):
+            if run[a].start < used_until:
+                continue
+            for b in range(len(run), a, -1):
+                digits = "".join(g.digits for g in run[a:b])
+                if len(digits) > 13:
+                    continue
+                phone = _valid(digits)
+                if not phone:
+                    continue
+                s, e = run[a].start, run[b - 1].end
+                after = text[e:e + 1]
+                if after and after in _AFTER_NOT_PHONE:
+                    continue
+                before = text[max(0, s - 16):s]
+                keyword = any(w in before for w in _PHONE_WORDS)
+                if len(phone) <= 12 and not phone.startswith("1"):   # landline: needs context
+                    if not keyword or _looks_like_date(digits) or "12345" in digits:
+                        continue
+                if all(g.digits == "1" * len(g.digits) for g in run[a:b]) and not keyword:
+                    continue
+                conf = 0.9 if keyword else 0.75
+                if phone.startswith("1") and len(phone) == 11:
+                    conf += 0.05
+                out.append(Entity(phone, round(min(conf, 0.99), 3), (s, e)))
+                used_until = e
+                break
+    return out
+
+
+def extract_phone(text: str) -> Entity | None:
+    """The caller's number: the last valid one said (callers correct themselves; operators read
+    it back), more confident when it is said more than once."""
+    cands = phone_candidates(text)
+    if not cands:
+        return None
+    counts: dict[str, int] = {}
+    for c in cands:
+        counts[c.value] = counts.get(c.value, 0) + 1
+    best = cands[-1]
+    conf = min(0.99, best.confidence + 0.05 * (counts[best.value] - 1))
+    first = next(c for c in cands if c.value == best.value)
+    order = list(dict.fromkeys([best.value] + [c.value for c in reversed(cands)]))
+    total = sum(counts.values())
+    cands_out = [{"value": v, "confidence": round(counts[v] / total, 3)} for v in order[:3]]
+    return Entity(best.value, round(conf, 3), first.span if counts[best.value] > 1 else best.span, cands_out)
