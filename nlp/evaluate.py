@@ -1,0 +1,201 @@
+"""Per-field accuracy of draft tickets against labelled calls.
+
+``score_fields(label, draft)`` gives True / False per field, or None where the label does not
+apply (the field is left out of that field's accuracy):
+
+* company, caller_name, phone: a null label (the caller names none) is None when the draft is
+  also empty and False when the draft invents one — a false positive is an error, a correct
+  silence is not counted as a success.
+* kb_id_top3: None unless the label has a kb_id; True when it is among the draft's first 3 kb_ids.
+* address: both normalised (上海市 dropped, Chinese numerals → digits, punctuation out) and equal,
+  or the same roads and house numbers: the label's first road (and crossing road) are in the
+  draft, the label's numbers (号/弄/室/号楼/栋/幢) are all in the draft and the draft has no
+  number the label lacks; an address without road or number (a compound, a building) must
+  match closely (fuzzy ratio ≥ 85 after dropping district/street). A null label wants a null draft.
+* every other field: equal (null == null is True).
+
+``python -m nlp.evaluate DIR`` runs the extractor on DIR/labels.jsonl transcripts (text only) and
+prints the table; ``--errors`` lists every wrong field.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+FIELDS = ["district", "street", "road", "address", "appeal_type", "category", "category_l1", "urgency",
+          "department", "co_handler", "company", "caller_name", "phone", "kb_id_top3"]
+_OPTIONAL = ("company", "caller_name", "phone")
+
+_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+             "七": 7, "八": 8, "九": 9}
+_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
+_CN_NUM = re.compile(r"[零〇一幺二两三四五六七八九十百千]+(?=号楼|号|弄|室|栋|幢|楼|层|单元)")
+_PUNCT = re.compile(r"[\s，,。！!？?、；;：:“”\"'（）()·\-—]+")
+_ROAD = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:公路|大道|大街|路|街)(?!道)")
+_NUM = re.compile(r"\d+(?:号楼|号|弄|室|栋|幢)")
+_PREFIX = re.compile(r"^(?:上海市|上海)?(?:[\u4e00-\u9fff]{1,3}(?:新区|区))?(?:[\u4e00-\u9fff]{1,6}?(?:街道|镇|乡))?")
+
+
+def cn_to_int(s: str) -> int | None:
+    """五零二 → 502 (digit by digit), 二十三 → 23, 一千零五十 → 1050."""
+    if not s:
+        return None
+    if not any(c in _CN_UNIT for c in s):
+        try:
+            return int("".join(str(_CN_DIGIT[c]) for c in s))
+        except KeyError:
+            return None
+    total, cur = 0, 0
+    for c in s:
+        if c in _CN_DIGIT:
+            cur = _CN_DIGIT[c]
+        elif c in _CN_UNIT:
+            total += (cur or 1) * _CN_UNIT[c]
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+def normalize_address(s: str | None) -> str | None:
+    if s is None:
+        return None
+    s = _PUNCT.sub("", str(s))
+    s = _CN_NUM.sub(lambda m: str(cn_to_int(m.group(0)) if cn_to_int(m.group(0)) is not None else m.group(0)), s)
+    s = re.sub(r"^上海市?", "", s)
+    return s or None
+
+
+def _strip_prefix(s: str) -> str:
+    return _PREFIX.sub("", s, count=1)
+
+
+def address_equal(label: str | None, draft: str | None) -> bool:
+    a, b = normalize_address(label), normalize_address(draft)
+    if a is None or b is None:
+        return a is None and b is None
+    if a == b:
+        return True
+    la, lb = _strip_prefix(a), _strip_prefix(b)
+    roads_a, roads_b = _ROAD.findall(la), _ROAD.findall(lb)
+    nums_a, nums_b = set(_NUM.findall(la)), set(_NUM.findall(lb))
+    if roads_a or nums_a:
+        if roads_a and roads_a[0] not in roads_b:
+            return False
+        if len(roads_a) > 1 and roads_a[1] not in roads_b and (roads_a[1] + "口") in la:
+            return False  # a crossing (X路Y路口) must name the same cross street
+        return nums_a <= nums_b and nums_b <= nums_a
+    from rapidfuzz import fuzz
+
+    return fuzz.ratio(la, lb) >= 85 or (len(la) >= 4 and la in lb) or (len(lb) >= 4 and lb in la)
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, str):
+        v = v.strip()
+        return v or None
+    return v
+
+
+def score_fields(label: dict, draft: dict) -> dict[str, bool | None]:
+    """True/False per field of FIELDS, None where the label does not apply (see module doc)."""
+    if hasattr(draft, "to_dict"):
+        draft = draft.to_dict()
+    out: dict[str, bool | None] = {}
+    for f in FIELDS:
+        if f == "kb_id_top3":
+            want = _clean(label.get("kb_id"))
+            out[f] = None if want is None else want in list(draft.get("kb_ids") or [])[:3]
+            continue
+        want, got = _clean(label.get(f)), _clean(draft.get(f))
+        if f == "address":
+            out[f] = address_equal(want, got)
+        elif f in _OPTIONAL and want is None:
+            out[f] = None if got is None else False
+        else:
+            out[f] = want == got
+    return out
+
+
+def summarize(rows: Iterable[dict[str, bool | None]]) -> dict[str, dict]:
+    """{field: {"n": scored calls, "correct": k, "accuracy": k/n or None}} plus "_all" (micro)."""
+    rows = list(rows)
+    out: dict[str, dict] = {}
+    tn = tk = 0
+    for f in FIELDS:
+        vals = [r.get(f) for r in rows if r.get(f) is not None]
+        k = sum(1 for v in vals if v)
+        out[f] = {"n": len(vals), "correct": k, "accuracy": (k / len(vals)) if vals else None}
+        tn += len(vals)
+        tk += k
+    out["_all"] = {"n": tn, "correct": tk, "accuracy": (tk / tn) if tn else None}
+    return out
+
+
+def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None) -> dict:
+    from nlp.extract import extract_text, load_resources
+
+    labels_file = Path(root) / "labels.jsonl"
+    if not labels_file.is_file():
+        raise FileNotFoundError(f"{labels_file} not found")
+    labels = [json.loads(ln) for ln in labels_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    labels = labels[:limit] if limit else labels
+    res = load_resources()
+    if res.missing:
+        print(f"note: nlp parts not loaded: {res.missing}", file=sys.stderr)
+    rows, errors, times = [], [], []
+    for lab in labels:
+        t0 = time.perf_counter()
+        draft = extract_text(lab["transcript"], call_id=lab.get("id"), resources=res).to_dict()
+        times.append(time.perf_counter() - t0)
+        sc = score_fields(lab, draft)
+        rows.append(sc)
+        for f, ok in sc.items():
+            if ok is False:
+                got = draft.get("kb_ids") if f == "kb_id_top3" else draft.get(f)
+                want = lab.get("kb_id") if f == "kb_id_top3" else lab.get(f)
+                errors.append({"id": lab.get("id"), "field": f, "label": want, "draft": got})
+    summary = summarize(rows)
+    return {"summary": summary, "errors": errors, "calls": len(labels),
+            "extract_text_s_mean": sum(times) / max(len(times), 1)}
+
+
+def print_table(summary: dict) -> None:
+    print(f"{'field':<14} {'n':>4} {'correct':>8} {'accuracy':>9}")
+    for f in FIELDS + ["_all"]:
+        s = summary[f]
+        acc = f"{s['accuracy']:.3f}" if s["accuracy"] is not None else "-"
+        print(f"{f:<14} {s['n']:>4} {s['correct']:>8} {acc:>9}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m nlp.evaluate",
+                                 description="Per-field accuracy of draft tickets from labelled transcripts (text only).")
+    ap.add_argument("dir", help="folder with labels.jsonl (e.g. /work/shared/corpus/dev)")
+    ap.add_argument("--errors", action="store_true", help="list every wrong field")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--json", action="store_true", help="print one JSON line with the summary")
+    args = ap.parse_args(argv)
+    try:
+        out = evaluate_dir(Path(args.dir), limit=args.limit)
+    except FileNotFoundError as e:
+        print(f"nlp.evaluate: {e}", file=sys.stderr)
+        return 1
+    print_table(out["summary"])
+    print(f"calls {out['calls']}, extract_text mean {out['extract_text_s_mean'] * 1000:.1f} ms")
+    if args.errors:
+        for e in out["errors"]:
+            print(f"  {e['id']} {e['field']}: label={e['label']!r} draft={e['draft']!r}")
+    if args.json:
+        print(json.dumps({"calls": out["calls"], "fields": {f: v["accuracy"] for f, v in out["summary"].items()}},
+                         ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
