@@ -113,7 +113,7 @@ def _world() -> _World:
 
 
 @lru_cache(maxsize=200_000)
-def _place_key(district: str, street: str, road: str | None, address: str) -> str | None:
+def _place_key(district: str, street: str, road: str | None, address: str | None) -> str | None:
     from ticketing.places import place_key
 
     return place_key(district=district, street=street, road=road, address=address)
@@ -183,7 +183,7 @@ class _History:
             return _Place(name, street, a, f"{name}{crossing}", crossing, kind, lat, lon)
         if kind == "compound":
             compound, street = rng.choice(self.world.compounds[name])
-            return _Place(name, street, None, f"{name}{street}{compound}", compound, kind, lat, lon)
+            return _Place(name, street, None, f"{name}{compound}", compound, kind, lat, lon)
         if kind == "number":
             road = rng.choice(district["roads"])
             number = rng.randint(1, 1999)
@@ -192,7 +192,9 @@ class _History:
         return _Place(name, street, None, f"{name}{street}", None, kind, lat, lon)
 
     def _keyed(self, place: _Place) -> _Place:
-        place.place_key = _place_key(place.district, place.street, place.road, place.address)
+        # a street-only place keys on the street itself (its name may end in 新村, like a compound)
+        address = None if place.kind == "street" else place.address
+        place.place_key = _place_key(place.district, place.street, place.road, address)
         return place
 
     def _plan(self) -> None:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 MINING_INDEXES: dict[str, tuple[str, ...]] = {
     "ix_mining_created_cat_place": ("created_at", "category", "district", "street", "place_key"),
     "ix_mining_cat_street_created": ("category", "street", "created_at"),
-    "ix_mining_place_cat_created": ("place_key", "category", "created_at"),
+    "ix_mining_cat_place_created": ("category", "place_key", "created_at", "district", "street"),
     "ix_mining_created_dept": ("created_at", "department", "satisfaction", "resolve_by", "resolved_at",
                                "appeal_type"),
 }
