@@ -1,0 +1,198 @@
+"""Rebuild the shipped classifier pipeline nlp/data/classifier/ (deterministic, fixed seed).
+
+    source .venv/bin/activate
+    python scripts/train_classifier.py                      # ~2-4 min on 2 cores
+    python scripts/train_classifier.py --eval /work/shared/corpus/dev/labels.jsonl
+
+Trains on synthetic calls from nlp/training/ (vocab.json + generate.py + handwritten.jsonl)
+only; the labelled dev corpus is never trained on, ``--eval`` just reports accuracy on it.
+Combination weights (model vs cue rules, temperature) are fitted on a held-out slice of the
+synthetic data and stored in the pipeline's hotline_cues/meta.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import spacy  # noqa: E402
+from spacy.training import Example  # noqa: E402
+from spacy.util import fix_random_seed, minibatch  # noqa: E402
+
+from nlp.classify import (APPEAL_PIPE, CATEGORY_PIPE, CUES_PIPE, Classifier,  # noqa: E402
+                          CombineOptions)
+from nlp.training.generate import VOCAB, GenOptions, generate  # noqa: E402
+
+SEED = 20240601
+
+
+def bow(ngram: int, length: int) -> dict:
+    return {"model": {"@architectures": "spacy.TextCatBOW.v3", "exclusive_classes": True,
+                      "ngram_size": ngram, "no_output_layer": False, "length": length}}
+
+
+def build(taxonomy: dict, cues: dict) -> spacy.Language:
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
+    ta = nlp.add_pipe("textcat", name=APPEAL_PIPE, config=bow(3, 2 ** 15))
+    tc = nlp.add_pipe("textcat", name=CATEGORY_PIPE, config=bow(3, 2 ** 15))
+    nlp.add_pipe(CUES_PIPE)
+    for a in taxonomy["appeal_types"]:
+        ta.add_label(a)
+    for c in taxonomy["categories"]:
+        tc.add_label(c["code"])
+    return nlp
+
+
+def fit_combine(clf: Classifier, held: list[dict]) -> dict[str, CombineOptions]:
+    """Per field: grid-search the mixing weights for accuracy (ties: lower log-loss), then
+    the temperature for log-loss. `held` uses phrasings kept out of training."""
+    docs = [clf.nlp(clf.cues.mask(ex["text"])) for ex in held]
+    lengths = [len(d.text.replace(" ", "")) for d in docs]
+    fitted: dict[str, CombineOptions] = {}
+
+    def run(field: str, o: CombineOptions) -> tuple[float, float]:
+        acc, nll = 0, 0.0
+        for d, n, ex in zip(docs, lengths, held):
+            cues = d._.hotline_cues
+            if field == "category":
+                p = clf._combine(o, d.cats, cues["category"], clf.category_labels, n)
+            else:
+                cat = clf._combine(fitted["category"], d.cats, cues["category"], clf.category_labels, n)
+                p = clf._combine(o, d.cats, cues["appeal"], clf.appeal_labels, n, clf._prior(cat))
+            gold = ex["appeal_type" if field == "appeal" else "category"]
+            acc += max(p, key=p.get) == gold
+            nll -= math.log(max(p.get(gold, 0.0), 1e-9))
+        return acc / len(docs), nll / len(docs)
+
+    for field in ("category", "appeal"):
+        best = None
+        for mw in (0.3, 0.6, 1.0):
+            for cw in (0.0, 0.3, 0.6, 1.0, 1.5):
+                for pw in ((0.0, 0.5, 1.0, 2.0) if field == "appeal" else (0.0,)):
+                    for lu in (0.0, 100.0, 200.0):
+                        o = CombineOptions(model_weight=mw, cue_weight=cw, prior_weight=pw, length_unit=lu)
+                        acc, nll = run(field, o)
+                        if best is None or (acc, -nll) > (best[0], -best[1]):
+                            best = (acc, nll, o)
+        acc, nll, o = best
+        best_t = (nll, 1.0)
+        for t in (0.5, 0.7, 1.3, 1.6, 2.0, 2.5, 3.0, 4.0):
+            o_t = CombineOptions(**{**o.__dict__, "temperature": t})
+            best_t = min(best_t, (run(field, o_t)[1], t))
+        fitted[field] = CombineOptions(**{**o.__dict__, "temperature": best_t[1]})
+        print(f"combine {field}: {fitted[field]} held-out acc={acc:.3f} nll={best_t[0]:.3f}", flush=True)
+    return fitted
+
+
+def appeal_prior(vocab: dict) -> dict[str, dict[str, float]]:
+    """P(appeal type | category) from the generator's framing weights, smoothed."""
+    out = {}
+    for code, cat in vocab["categories"].items():
+        w = {a: cat["appeal"].get(a, 0) + 0.2 for a in vocab["appeal_frames"]}
+        z = sum(w.values())
+        out[code] = {a: round(v / z, 4) for a, v in w.items()}
+    return out
+
+
+def evaluate_labels(clf: Classifier, path: Path) -> dict:
+    rows = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    hits = {"appeal_type": 0, "category": 0, "urgency": 0, "category_l1": 0}
+    misses = []
+    for r in rows:
+        c = clf.predict(r["transcript"])
+        got = {"appeal_type": c.appeal_type, "category": c.category, "urgency": c.urgency,
+               "category_l1": c.category_l1}
+        for k in hits:
+            if got[k] == r[k]:
+                hits[k] += 1
+            else:
+                misses.append((r["id"], k, r[k], got[k]))
+    n = len(rows)
+    print(f"eval on {path} ({n} calls): " + ", ".join(f"{k} {v}/{n} = {v / n:.1%}" for k, v in hits.items()))
+    for m in misses:
+        print("  miss", *m)
+    return {k: v / n for k, v in hits.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=ROOT / "nlp" / "data" / "classifier")
+    ap.add_argument("--taxonomy", type=Path, default=ROOT / "nlp" / "data" / "taxonomy.json")
+    ap.add_argument("--cues", type=Path, default=ROOT / "nlp" / "training" / "cues.json")
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--per-category", type=int, default=GenOptions.per_category)
+    ap.add_argument("--dump", type=Path, default=None, help="also write the generated examples here (jsonl)")
+    ap.add_argument("--eval", type=Path, default=None, help="labels.jsonl to report accuracy on (never trained on)")
+    a = ap.parse_args()
+
+    t0 = time.time()
+    fix_random_seed(SEED)
+    taxonomy = json.loads(a.taxonomy.read_text(encoding="utf-8"))
+    cues = json.loads(a.cues.read_text(encoding="utf-8"))
+    examples = generate(GenOptions(per_category=a.per_category, seed=SEED))
+    if a.dump:
+        a.dump.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples), encoding="utf-8")
+    rng = random.Random(SEED)
+    train = examples
+    held = generate(GenOptions(per_category=30, seed=SEED + 1), split="held")
+    print(f"{len(train)} training / {len(held)} held-out examples")
+
+    nlp = build(taxonomy, cues)
+    mask = nlp.get_pipe(CUES_PIPE)
+    mask.initialize(cues=cues, meta={})
+    appeal_labels = taxonomy["appeal_types"]
+    codes = [c["code"] for c in taxonomy["categories"]]
+
+    # spaCy's exclusive textcat checks that each example has one positive label, so each
+    # component gets its own copy of the examples, with only its own labels
+    def to_examples(e: dict) -> tuple[Example, Example]:
+        doc = nlp.make_doc(mask.mask(e["text"]))
+        ca = {a_: float(a_ == e["appeal_type"]) for a_ in appeal_labels}
+        cc = {c: float(c == e["category"]) for c in codes}
+        return Example.from_dict(doc, {"cats": ca}), Example.from_dict(doc.copy(), {"cats": cc})
+
+    train_ex = [to_examples(e) for e in train]
+    meta = {"categories": {c["code"]: {"l1": c["l1"], "urgency": c["urgency"]} for c in taxonomy["categories"]},
+            "appeal_prior": appeal_prior(json.loads(VOCAB.read_text(encoding="utf-8"))),
+            "trained_on": f"{len(train)} synthetic examples, seed {SEED}"}
+    nlp.get_pipe(APPEAL_PIPE).initialize(lambda: [x[0] for x in train_ex[:500]], nlp=nlp, labels=appeal_labels)
+    nlp.get_pipe(CATEGORY_PIPE).initialize(lambda: [x[1] for x in train_ex[:500]], nlp=nlp, labels=codes)
+    mask.initialize(cues=cues, meta=meta)
+    optimizer = nlp.create_optimizer()
+    for epoch in range(a.epochs):
+        rng.shuffle(train_ex)
+        losses: dict = {}
+        for batch in minibatch(train_ex, size=32):
+            nlp.update([x[0] for x in batch], sgd=optimizer, drop=0.2, losses=losses,
+                       exclude=[CATEGORY_PIPE, CUES_PIPE])
+            nlp.update([x[1] for x in batch], sgd=optimizer, drop=0.2, losses=losses,
+                       exclude=[APPEAL_PIPE, CUES_PIPE])
+        print(f"epoch {epoch + 1}/{a.epochs} losses " + " ".join(f"{k}={v:.2f}" for k, v in losses.items())
+              + f" ({time.time() - t0:.0f}s)", flush=True)
+
+    mask.initialize(cues=cues, meta=meta)
+    clf = Classifier(nlp)
+    combine = fit_combine(clf, held)
+    meta["combine"] = {k: {f: getattr(o, f) for f in ("model_weight", "cue_weight", "prior_weight",
+                                                       "length_unit", "temperature")}
+                       for k, o in combine.items()}
+    mask.initialize(cues=cues, meta=meta)
+    if a.out.exists():
+        shutil.rmtree(a.out)
+    nlp.to_disk(a.out)
+    size = sum(f.stat().st_size for f in a.out.rglob("*") if f.is_file())
+    print(f"saved {a.out} ({size / 1e6:.1f} MB) in {time.time() - t0:.0f}s")
+    if a.eval:
+        evaluate_labels(Classifier.load(a.out), a.eval)
+
+
+if __name__ == "__main__":
+    main()
