@@ -301,7 +301,8 @@ def extract_phone(text: str) -> Entity | None:
     for c in cands:
         counts[c.value] = counts.get(c.value, 0) + 1
     best = cands[-1]
-    conf = min(0.99, best.confidence + 0.05 * (counts[best.value] - 1))
+    said = max(c.confidence for c in cands if c.value == best.value)
+    conf = min(0.99, said + 0.03 * (counts[best.value] - 1))
     first = next(c for c in cands if c.value == best.value)
     order = list(dict.fromkeys([best.value] + [c.value for c in reversed(cands)]))
     total = sum(counts.values())

@@ -1,0 +1,92 @@
+"""Caller name and phone parsing on noisy ASR-style text."""
+from __future__ import annotations
+
+import pytest
+
+from nlp.entities import extract_name, extract_phone, phone_candidates
+
+
+@pytest.mark.parametrize("text, want", [
+    ("请问您贵姓？\n我姓周，周先生。", "周先生"),
+    ("您贵姓？\n免贵姓赵。\n赵女士，我们会尽快转给相关部门。", "赵女士"),
+    ("您贵姓？\n我姓施，施工的施。\n施先生，感谢您的反映。", "施先生"),
+    ("您贵姓？\n我姓吴，口天吴。\n吴女士，我们会转交。", "吴女士"),
+    ("好的王先生，我们会转交属地街道。", "王先生"),
+    ("请问老先生您贵姓？\n我姓顾，照顾的顾。\n顾老先生，方便留个电话吗？", "顾先生"),
+    ("请问阿姨您贵姓？\n我姓孙，孙悟空的孙。\n孙阿姨，方便留一个联系电话吗？", "孙女士"),
+    # a compound surname
+    ("我姓欧阳，欧阳先生。", "欧阳先生"),
+])
+def test_caller_name(text, want):
+    got = extract_name(text)
+    assert got is not None and got.value == want
+    assert 0 < got.confidence <= 1
+    s, e = got.span
+    assert text[s:e].startswith(want[0])
+
+
+def test_homophone_surname():
+    # ASR wrote 洲, which is no surname: 周 is the common surname that sounds the same
+    text = "您贵姓？\n我姓洲。\n好的，我们会转交。"
+    got = extract_name(text)
+    assert got is not None and got.value == "周女士"
+    assert text[got.span[0]:got.span[1]] == "洲"
+    assert got.confidence < extract_name("您贵姓？\n我姓周。").confidence
+
+
+@pytest.mark.parametrize("text", [
+    "司机师傅马上停好车下来扶她。",          # 师傅 is not a name
+    "全科的陆医生，陆地的陆。",               # nor a doctor
+    "张老师教得很好。",                       # nor a teacher
+    "请问您贵姓？",                          # the operator asking
+    "我先生昨天去的。",                       # 'my husband'
+])
+def test_no_caller_name(text):
+    assert extract_name(text) is None
+
+
+def test_gender_from_cue_when_no_title():
+    got = extract_name("家里老婆孩子等着钱吃饭。\n您贵姓？\n姓邓，电话13918267543。")
+    assert got is not None and got.value == "邓先生"
+
+
+@pytest.mark.parametrize("text, want", [
+    ("电话是13816572039。", "13816572039"),
+    ("我姓王，电话幺三九，幺七六五，四三二一。", "13917654321"),
+    ("电话 139 1765 4321", "13917654321"),
+    ("手机一三九一七六五四三二一", "13917654321"),
+    ("电话幺三八两六五七，二零三九", "13826572039"),
+    ("找到了，幺三九，零幺七六，二五八三。这个是我自己的手机。", "13901762583"),
+    ("座机是021-64871234", "021-64871234"),
+    ("家里电话六四八七一二三四", "64871234"),
+    # the number split across two ASR segments
+    ("电话是幺三九幺七六五\n四三二一", "13917654321"),
+])
+def test_phone(text, want):
+    got = extract_phone(text)
+    assert got is not None and got.value == want
+    s, e = got.span
+    assert 0 <= s < e <= len(text)
+
+
+@pytest.mark.parametrize("text", [
+    "您好，12345市民服务热线。",
+    "工号我记下来了，是零五三七二，车牌没看清。",         # 5 digits
+    "凉城路1050弄，7号五零二室。",                      # house numbers
+    "2024年7月5日，20240705那天的事。",                 # a date, no phone context
+    "电话12345678901",                                  # 11 digits but not a mobile (1[3-9])
+    "电话幺二三四五",                                   # 12345 spoken
+    "我身份证号310101199001011234",                      # 18 digits
+    "四川北路一千八百多号那边",
+])
+def test_not_a_phone(text):
+    assert extract_phone(text) is None
+
+
+def test_last_number_wins_and_repeat_raises_confidence():
+    text = "电话13816572039，不对不对，是13816572093。\n13816572093，对吗？\n对的。"
+    got = extract_phone(text)
+    assert got.value == "13816572093"
+    single = extract_phone("不对，是13816572093。")
+    assert got.confidence > single.confidence
+    assert [c.value for c in phone_candidates(text)] == ["13816572039", "13816572093", "13816572093"]
