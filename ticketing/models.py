@@ -63,8 +63,16 @@ class TranscriptSegment(SQLModel, table=True):
 
 class Ticket(SQLModel, table=True):
     __tablename__ = "ticket"
-    # revision 0002: the duplicate lookup filters on both
-    __table_args__ = (sa.Index("ix_ticket_category_place", "category", "place_key"),)
+    __table_args__ = (
+        # revision 0002: the duplicate lookup filters on both
+        sa.Index("ix_ticket_category_place", "category", "place_key"),
+        # revision 0003: covering indexes of the mining analyses (ticketing/mining/db.py)
+        sa.Index("ix_mining_created_cat_place", "created_at", "category", "district", "street", "place_key"),
+        sa.Index("ix_mining_cat_street_created", "category", "street", "created_at"),
+        sa.Index("ix_mining_cat_place_created", "category", "place_key", "created_at", "district", "street"),
+        sa.Index("ix_mining_created_dept", "created_at", "department", "satisfaction", "resolve_by", "resolved_at",
+                 "appeal_type"),
+    )
 
     id: Optional[int] = Field(default=None, primary_key=True)
     call_id: Optional[str] = Field(default=None, unique=True, max_length=64)

@@ -31,7 +31,7 @@ def test_first_revision_database_upgrades_keeping_tickets(db_url):
     engine.dispose()
 
     with TicketStore(db_url) as store:  # opening the store runs `upgrade head`
-        assert db.current_revision(store.engine) == db.head_revision() == "0002"
+        assert db.current_revision(store.engine) == db.head_revision() == "0003"
         old = store.get(tid)
         assert old["summary"] == "夜间施工噪声" and old["state"] == "dispatched"
         assert old["locked_fields"] is None and old["resolve_by"] == "2026-09-08T23:59:59"
@@ -50,9 +50,22 @@ def test_migrations_match_the_models(store):
 
 
 def test_upgrade_is_a_no_op_at_head(store):
-    assert db.upgrade(store.engine) == "0002"
+    assert db.upgrade(store.engine) == db.head_revision()
     with TicketStore(store.url) as again:
-        assert db.current_revision(again.engine) == "0002"
+        assert db.current_revision(again.engine) == db.head_revision()
+
+
+def test_mining_indexes_made_before_0003_are_kept(db_url):
+    """ticketing.mining.db.ensure_indexes may have created some of them by hand: 0003 skips those."""
+    engine = db.make_engine(db_url)
+    db.upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE INDEX ix_mining_cat_street_created ON ticket (category, street, created_at)")
+    engine.dispose()
+    with TicketStore(db_url) as store:
+        assert db.current_revision(store.engine) == db.head_revision()
+        names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("ticket")}
+        assert {"ix_mining_cat_street_created", "ix_mining_created_dept"} <= names
 
 
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
