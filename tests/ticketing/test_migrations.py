@@ -72,3 +72,19 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     with TicketStore(f"sqlite:///{tmp_path / 'wal.db'}") as store, store.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_several_processes_open_a_fresh_database_at_once(db_url):
+    """Server, CLI and pipeline may start together: the first upgrades, the others wait (no crash)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from ticketing import TicketStore; "
+            "s = TicketStore(sys.argv[1]); print(s.upsert_draft({'call_id': sys.argv[2]}))")
+    procs = [subprocess.Popen([sys.executable, "-c", code, db_url, f"boot-{i}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(3)]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err for _, err in results]
+    assert sorted(int(out) for out, _ in results) == [1, 2, 3]
+    with TicketStore(db_url) as store:
+        assert store.count() == 3 and db.current_revision(store.engine) == db.head_revision()
