@@ -63,22 +63,28 @@ def cut_loops(text: str, max_repeats: int = 2) -> str:
     def repl(m: re.Match) -> str:
         return m.group(1) * max_repeats
 
+    # A whole clause said twice in a row is the decoder looping, not the caller repeating.
+    text = re.sub(r"(.{6,40}?)[，。,.？?、\s]*\1(?:[，。,.？?、\s]*\1)*", r"\1", text)
     text = re.sub(r"(.{2,15}?)\1{2,}", repl, text)
     text = re.sub(r"(.)\1{3,}", repl, text)
     return text
 
 
+@functools.lru_cache(maxsize=8)
+def _hallucination_re(phrases: tuple[str, ...], patterns: tuple[str, ...]) -> re.Pattern:
+    # Whisper sprinkles spaces/punctuation into these phrases: allow any between the characters.
+    gap = "[" + re.escape(_PUNCT) + "]*"
+    alts = [gap.join(map(re.escape, p)) for p in sorted(phrases, key=len, reverse=True)] + list(patterns)
+    return re.compile("|".join(f"(?:{a})" for a in alts))
+
+
 def remove_hallucinations(text: str, vocab: Vocabulary) -> str:
-    for phrase in vocab.hallucinations:
-        text = text.replace(phrase, "")
-    for pattern in vocab.hallucination_patterns:
-        text = re.sub(pattern, "", text)
-    return text
+    return _hallucination_re(tuple(vocab.hallucinations), tuple(vocab.hallucination_patterns)).sub("", text)
 
 
 # The int8 model sometimes gets the last byte of a full-width comma (EF BC 8C) wrong, which
 # decodes as U+FFFD or a stray full-width letter/digit (４, Ｇ): those are clause breaks.
-_BROKEN_PUNCT = re.compile("[\ufffd\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff02-\uff07\uff0a\uff0b\uff0d\uff0f\uff20]")
+_BROKEN_PUNCT = re.compile("[\ufe50-\ufe6b\ufffd\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff02-\uff07\uff0a\uff0b\uff0d\uff0f\uff20]")
 
 
 def tidy_punctuation(text: str) -> str:

@@ -178,8 +178,12 @@ class WhisperDecoder:
         ratio = _compression_ratio(raw)
         text = postprocess(raw, self.vocab)
         o = self.options
-        if r.no_speech_prob > o.no_speech_threshold and avg_logprob < o.log_prob_threshold:
-            text = ""  # silence, music or noise: Whisper's own "no speech" filter
+        # Silence, music or noise. With a domain prompt Whisper echoes the prompt over noise
+        # with a good log-prob, so a high no-speech probability alone is enough to drop it;
+        # a moderate one drops it only together with an unsure decode (Whisper's own rule).
+        if r.no_speech_prob > o.no_speech_threshold or (
+                r.no_speech_prob > o.no_speech_threshold / 2 and avg_logprob < o.log_prob_threshold):
+            text = ""
         return DecodeResult(text, raw, float(avg_logprob), float(r.no_speech_prob), ratio, 0.0)
 
 
