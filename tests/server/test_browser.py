@@ -1,0 +1,119 @@
+"""The operator console in a real Chromium with a fake microphone playing dev-008 (44.1 kHz
+stereo, as Chromium's fake capture device delivers): login, live transcript, draft filling in,
+submit; screenshots to docs/img/. Needs Debian's chromium (`apt-get install chromium`)."""
+from __future__ import annotations
+
+import json
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+CALL = "dev-008"
+
+
+def make_fake_capture(src: Path, dst: Path, rate: int = 44100) -> float:
+    """16 kHz mono fixture -> 44.1 kHz stereo PCM16 WAV (what the fake device will play); returns seconds."""
+    from stt.audio import load_audio
+
+    audio = load_audio(src)
+    mono = audio.samples.mean(axis=0)
+    n_out = int(len(mono) * rate / audio.sample_rate)
+    resampled = np.interp(np.arange(n_out) * audio.sample_rate / rate, np.arange(len(mono)), mono)
+    pcm = (np.clip(resampled, -1, 1) * 32767).astype("<i2")
+    stereo = np.stack([pcm, pcm], axis=1)  # same voice on both sides: the page must downmix
+    with wave.open(str(dst), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(stereo.tobytes())
+    return n_out / rate
+
+
+@pytest.fixture()
+def chromium_args(tmp_path, calls_dir):
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed at /usr/bin/chromium (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="playwright (Python) is not installed")
+    wav = tmp_path / "fake-mic.wav"
+    seconds = make_fake_capture(calls_dir / f"{CALL}.wav", wav)
+    args = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run",
+            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={wav}%noloop", "--autoplay-policy=no-user-gesture-required"]
+    return args, seconds
+
+
+def _label(calls_dir: Path) -> dict:
+    for line in (calls_dir / "labels.jsonl").read_text(encoding="utf-8").splitlines():
+        if line.strip() and json.loads(line)["id"] == CALL:
+            return json.loads(line)
+    raise AssertionError(f"{CALL} not in labels.jsonl")
+
+
+def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, admin_token, live_server, calls_dir):
+    from playwright.sync_api import sync_playwright
+
+    args, seconds = chromium_args
+    label = _label(calls_dir)
+    srv = live_server(make_app())  # the real pipeline (model, nlp, store)
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.on("console", lambda m: print("console:", m.type, m.text))
+            page.goto(f"{srv.url}/")
+            page.fill("#token-input", admin_token)
+            page.click("#login-btn")
+            page.wait_for_selector("#start-call:not([disabled])", state="visible")
+            assert "test-admin" in page.inner_text("#who")
+
+            page.click("#start-call")
+            started = time.monotonic()
+            page.wait_for_selector(".seg.final", timeout=60_000)
+            # mid-call: transcript scrolling, the form filling in
+            page.wait_for_function("document.querySelectorAll('.seg.final').length >= 4", timeout=90_000)
+            page.screenshot(path=str(DOCS_IMG / "console.png"))
+
+            # let the fake microphone play the whole call, then hang up
+            left = seconds + 1.5 - (time.monotonic() - started)
+            if left > 0:
+                page.wait_for_timeout(left * 1000)
+            page.click("#stop-call")
+            page.wait_for_function("document.getElementById('call-status').textContent.includes('已结束')",
+                                   timeout=120_000)
+            transcript = page.inner_text("#segments")
+            assert len(transcript) > 60, transcript
+            assert "营口路" in transcript or "588" in transcript, transcript
+
+            district = page.input_value("#f-district")
+            category = page.input_value("#f-category")
+            print("draft in the form:", {"district": district, "category": category,
+                                         "address": page.input_value("#f-address")})
+            assert district == label["district"]  # 杨浦区
+            assert category == label["category"]  # road_obstruction
+            page.screenshot(path=str(DOCS_IMG / "console-final.png"))
+
+            page.click("#submit-ticket")
+            page.wait_for_function("document.getElementById('submit-msg').textContent.includes('已提交')",
+                                   timeout=30_000)
+            call_id = page.inner_text("#call-id").replace("通话编号", "").strip()
+            ticket = store.get_by_call(call_id)
+            assert ticket is not None and ticket["state"] == "submitted"
+            assert ticket["district"] == label["district"]
+
+            page.goto(f"{srv.url}/static/tickets.html")
+            page.wait_for_selector(f"tr[data-id='{ticket['id']}']")
+            assert page.get_attribute(f"tr[data-id='{ticket['id']}']", "data-state") == "submitted"
+            assert page.is_visible(f"tr[data-id='{ticket['id']}'] button[data-action='dispatched']")
+            page.screenshot(path=str(DOCS_IMG / "tickets.png"), full_page=True)
+        finally:
+            browser.close()
+
