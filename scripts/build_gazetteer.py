@@ -216,7 +216,13 @@ def build(tarball: Path) -> dict:
             if sh.endswith("路") and len(sh) >= 3:
                 add_road(sh, s["district"], s["name"], "street-name")
 
-    surfaces = {d["name"] for d in districts} | {d["short"] for d in districts}
+    landmarks = []
+    for name, d, st in curated["landmarks"]["rows"]:
+        if st and st + "|" + d not in street_district:
+            raise SystemExit(f"landmark {name}: street {st} is not in {d}")
+        landmarks.append({"name": name, "district": d, "street": st})
+
+    surfaces = {d["name"] for d in districts} | {lm["name"] for lm in landmarks} | {d["short"] for d in districts}
     for s in out_streets:
         surfaces.add(s["name"])
         surfaces.update(s["short"])
@@ -245,7 +251,9 @@ def build(tarball: Path) -> dict:
         "ambiguous_short": ambiguous,
         "roads": sorted(roads.values(), key=lambda r: r["name"]),
         "compounds": sorted(compounds.values(), key=lambda c: (c["district"], c["street"], c["name"])),
+        "landmarks": landmarks,
         "outside_places": curated["outside_places"]["names"],
+        "not_places": curated["not_places"]["words"],
         "pinyin": pinyin,
     }
 

@@ -1,0 +1,639 @@
+"""ASR-tolerant Shanghai place extraction: district, street/town, road, address, landmark.
+
+Pipeline for one transcript (all steps are cheap; a 600-char call takes a few ms):
+  1. candidates: every substring whose confusion-merged pinyin equals a gazetteer name
+     (nlp/pinyin.py; exact characters, toneless homophones and merged sounds are scored apart);
+  2. filters: fuzzy or everyday-word short forms need context (在/住/这边/附近 or a district next
+     to them), compounds must match exactly, out-of-Shanghai names (江苏省昆山市) block matches;
+  3. longest non-overlapping mentions win;
+  4. district vote: direct mentions, then streets, landmarks, roads and compounds that imply a
+     district, later mentions and the operator's read-back (…，对吗？) weighted higher; fuzzy
+     streets/roads that disagree with the winner are dropped; a tie stays as candidates;
+  5. street, road, crossing, house number, compound and landmark assembled into an address.
+"""
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+
+from nlp.gazetteer import Alias, Gazetteer, Place
+from nlp.pinyin import char_keys, plain_equal
+
+# ----------------------------------------------------------------------------- data shapes
+
+
+@dataclass
+class PlaceMatch:
+    value: str
+    kind: str
+    confidence: float
+    span: tuple[int, int] | None = None
+    candidates: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["span"] = list(self.span) if self.span else None
+        return d
+
+
+@dataclass
+class LocationResult:
+    district: PlaceMatch | None = None
+    street: PlaceMatch | None = None
+    road: PlaceMatch | None = None
+    address: PlaceMatch | None = None       # normalised ticket address, e.g. 杨浦区营口路588号
+    landmark: PlaceMatch | None = None
+    location: dict | None = None            # {"lat", "lon", "approximate": True, "level"}
+    corrected_text: str = ""                # transcript with misheard place names replaced
+    candidates: dict[str, list[dict]] = field(default_factory=dict)  # undecided fields
+    outside: list[str] = field(default_factory=list)                 # out-of-Shanghai places named
+
+    def to_dict(self) -> dict:
+        out: dict = {}
+        for k in ("district", "street", "road", "address", "landmark"):
+            m = getattr(self, k)
+            out[k] = m.to_dict() if m else None
+        out["location"] = self.location
+        out["corrected_text"] = self.corrected_text
+        out["candidates"] = self.candidates
+        out["outside"] = self.outside
+        return out
+
+
+@dataclass
+class LocationOptions:
+    fuzzy: bool = True                  # pinyin-fuzzy matching (off: exact characters only)
+    min_district_share: float = 0.6     # below this share of the district vote: candidates only
+    min_confidence: float = 0.5         # mentions scoring below are ignored
+    readback_weight: float = 1.3        # operator read-back / confirmation lines
+    late_weight: float = 0.3            # a mention at the end of the call counts 1 + this
+
+
+@dataclass
+class _Mention:
+    start: int
+    end: int
+    surface: str
+    aliases: list[Alias]
+    match: str              # exact | homophone | merged
+    score: float
+    weight: float = 0.0
+    station: bool = False   # name used as a station (南京西路地铁站): no road/street for address
+
+    @property
+    def kind(self) -> str:
+        return self.aliases[0].place.kind
+
+    def has(self, kind: str) -> bool:
+        return any(a.place.kind == kind for a in self.aliases)
+
+    def of(self, kind: str) -> list[Place]:
+        return [a.place for a in self.aliases if a.place.kind == kind]
+
+    @property
+    def places(self) -> list[Place]:
+        return [a.place for a in self.aliases]
+
+
+_MATCH_SCORE = {"exact": 1.0, "homophone": 0.85, "merged": 0.7}
+_KIND_VOTE = {"district": 1.0, "street": 0.9, "landmark": 0.8, "road": 0.6, "compound": 0.5,
+              "village": 0.4}
+_READBACK_RE = re.compile(r"对吗|是吗|对吧|是吧|核实|确认|重复一下|记录|转交|转给|派单")
+_CUE_BEFORE = ("住在", "在", "住", "到", "去", "靠近", "近", "来自", "是")
+_CUE_AFTER = ("这边", "那边", "那里", "这里", "附近", "一带", "地区", "街道", "镇", "那块", "这块")
+_PUNCT = set("，。、？！；：,.?!;: \n")
+_STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站|地铁|站)")
+_NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
+_NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
+_ROAD_TAIL_RE = re.compile(r"[东西南北中]?[一二三四五六七八九]?(?:路|街|大道)")
+_GENERIC_ROAD_RE = re.compile(r"([\u4e00-\u9fff]{2,5}?(?:[东西南北中]路|大道|公路|路))(?![口段])")
+_GENERIC_COMPOUND_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?(?:新村|小区|花园|雅苑|家园|公寓|苑))")
+_LANDMARK_RE = re.compile(
+    r"([\u4e00-\u9fff0-9]{2,8}?(?:地铁站|火车站|公交站|汽车站|大厦|广场|卫生服务中心|医院|小学|中学|大学|"
+    r"幼儿园|学校|公园|商场|超市|菜场|菜市场|古镇|体育馆|游泳馆|图书馆|派出所|加油站|人行天桥|天桥|助餐点))")
+_STOP_PREFIX = set("在的到是那这个条上了住近靠我们你他她它就也还都和跟与及从往向去来说叫有个边旁里吗呢啊吧一")
+_NOT_ROAD_WORDS = {"马路", "走路", "道路", "公路", "小路", "大路", "一路", "线路", "绕路", "带路", "出路",
+                   "思路", "铁路", "水路", "半路", "过路", "问路", "让路", "开路", "上路", "赶路", "迷路",
+                   "近路", "远路", "电路", "回路", "套路", "弯路", "后路", "网路", "进路", "退路", "环路"}
+_NOT_COMPOUND_PREFIX = ("我们", "你们", "他们", "这个", "那个", "隔壁", "边上", "旁边", "对面", "附近",
+                        "整个", "一个", "老", "新", "别的", "其他", "周边", "本", "请问", "哪个", "什么",
+                        "这些", "那些", "所有", "住的", "咱们")
+
+
+def _cn_number(s: str) -> int | None:
+    """五百八十八 -> 588, 一千零五十 -> 1050, 五零二 -> 502, 幺三九 -> 139, 588 -> 588."""
+    s = s.replace("幺", "一").replace("两", "二").replace("〇", "零")
+    if s.isdigit():
+        return int(s)
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")}
+    if not any(c in "十百千" for c in s):
+        if all(c in digits or c.isdigit() for c in s):
+            return int("".join(str(digits.get(c, c)) for c in s))
+        return None
+    total, cur = 0, 0
+    units = {"十": 10, "百": 100, "千": 1000}
+    for c in s:
+        if c in digits:
+            cur = digits[c]
+        elif c.isdigit():
+            cur = int(c)
+        elif c in units:
+            total += (cur or 1) * units[c]
+            cur = 0
+        else:
+            return None
+    return total + cur
+
+
+def normalise_house_number(text: str) -> str:
+    """'1050弄，7号五零二室' -> '1050弄7号502室'; unparsable parts are dropped."""
+    out = []
+    for num, unit in _NUM_UNIT_RE.findall(text):
+        n = _cn_number(num)
+        if n is not None:
+            out.append(f"{n}{unit}")
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------- extractor
+
+
+class LocationExtractor:
+    def __init__(self, gazetteer: Gazetteer | None = None, options: LocationOptions | None = None):
+        self.gaz = gazetteer or Gazetteer.load()
+        self.opts = options or LocationOptions()
+        self._max_len = max(len(s) for s in self.gaz.aliases)
+        for ch in "上海市区路街道镇":       # pypinyin loads its tables on first use
+            char_keys(ch)
+
+    # ------------------------------------------------------------ public API
+    def extract(self, text: str) -> LocationResult:
+        if not isinstance(text, str):
+            raise TypeError(f"extract() needs str, got {type(text).__name__}")
+        res = LocationResult(corrected_text=text)
+        if not text.strip():
+            return res
+        line_of, readback, n_lines = self._lines(text)
+        blocked, res.outside = self._outside_spans(text)
+        cands = self._candidates(text, blocked)
+        mentions = self._select(text, cands)
+        for m in mentions:
+            ln = line_of[m.start]
+            w = m.score * (1.0 + self.opts.late_weight * ln / max(1, n_lines - 1))
+            if readback[ln]:
+                w *= self.opts.readback_weight
+            m.weight = w
+            m.station = (m.has("street") or m.has("road")) and bool(_STATION_RE.match(text, m.end))
+        district, dshare, dcands = self._vote(mentions)
+        if district:
+            kept = [m for m in mentions if m.match == "exact" or m.kind in ("district", "landmark")
+                    or any(district in p.districts for p in m.places)]
+            if len(kept) != len(mentions):
+                mentions = kept
+                district, dshare, dcands = self._vote(mentions)
+        else:
+            # nothing decides the district: a fuzzy street/road alone is too weak to keep
+            mentions = [m for m in mentions if m.match != "merged" or m.kind == "district"]
+        if district:
+            best = max((m for m in mentions if district in m.places[0].districts or m.kind == "district"),
+                       key=lambda m: m.weight, default=None)
+            dm = [m for m in mentions if m.kind == "district" and m.places[0].name == district]
+            span = (dm[-1].start, dm[-1].end) if dm else ((best.start, best.end) if best else None)
+            conf = round(min(0.99, dshare * min(1.0, 0.5 + max(m.weight for m in mentions) / 2)), 3)
+            res.district = PlaceMatch(district, "district", conf, span, dcands)
+        elif dcands:
+            res.candidates["district"] = dcands
+        res.street = self._street(mentions, district, res)
+        res.road = self._road(text, mentions, district, res)
+        res.landmark = self._landmark(text, mentions)
+        res.address = self._address(text, mentions, res)
+        street_name = res.street.value if res.street and res.street.confidence >= 0.5 else None
+        res.location = self.gaz.centre(district, street_name) if district else None
+        res.corrected_text = self._correct(text, mentions)
+        return res
+
+    def hotwords(self, text: str, limit: int = 20) -> list[str]:
+        """Place names worth biasing the ASR towards, given what the call said so far."""
+        words: list[str] = []
+
+        def put(w: str | None) -> None:
+            if w and w not in words:
+                words.append(w)
+
+        res = self.extract(text) if text and text.strip() else LocationResult()
+        for m in (res.district, res.street, res.road):
+            if m:
+                put(m.value)
+        for c in res.candidates.get("district", []):
+            put(c["value"])
+        d = res.district.value if res.district else None
+        if d:
+            for s in self.gaz.streets_of(d):
+                if s.street_type != "其他":
+                    put(s.name)
+            curated = [r for r in self.gaz.roads_of(d) if len(r.districts) <= 3]
+            for r in sorted(curated, key=lambda r: -len(r.streets)):
+                put(r.name)
+        else:
+            for name in self.gaz.districts:
+                put(name)
+        return words[:limit]
+
+    # ------------------------------------------------------------ steps
+    @staticmethod
+    def _lines(text: str) -> tuple[list[int], list[bool], int]:
+        line_of = [0] * (len(text) + 1)
+        readback = []
+        ln, start = 0, 0
+        for i, ch in enumerate(text):
+            line_of[i] = ln
+            if ch == "\n":
+                readback.append(bool(_READBACK_RE.search(text, start, i)))
+                ln, start = ln + 1, i + 1
+        line_of[len(text)] = ln
+        readback.append(bool(_READBACK_RE.search(text, start, len(text))))
+        return line_of, readback, ln + 1
+
+    def _outside_spans(self, text: str) -> tuple[list[tuple[int, int]], list[str]]:
+        spans, names = [], []
+        for name in self.gaz.outside_places:
+            for mt in re.finditer(re.escape(name), text):
+                e = mt.end()
+                if _ROAD_TAIL_RE.match(text, e):         # 南京西路, 江苏路: Shanghai roads
+                    continue
+                if mt.start() > 0 and text[mt.start() - 1] in "新":
+                    continue
+                m2 = re.match(r"[省市县区]", text[e:e + 1])
+                end = e + (1 if m2 else 0)
+                spans.append((mt.start(), end))
+                if name not in names:
+                    names.append(name)
+        return spans, names
+
+    def _candidates(self, text: str, blocked: list[tuple[int, int]]) -> list[_Mention]:
+        g = self.gaz
+        n = len(text)
+        keys = [char_keys(c) for c in text]
+        out: list[_Mention] = []
+        not_place = [(mt.start(), mt.end()) for w in g.not_places for mt in re.finditer(re.escape(w), text)]
+        for i in range(n):
+            if not keys[i]:
+                continue
+            frontier: list[tuple[str, ...]] = [()]
+            for j in range(i, min(n, i + self._max_len)):
+                ks = keys[j]
+                if not ks:
+                    break
+                nxt = [p + (k,) for p in frontier for k in ks if p + (k,) in g.key_prefixes]
+                if not nxt:
+                    break
+                frontier = nxt
+                seen = set()
+                for q in nxt:
+                    for surface in g.key_index.get(q, ()):
+                        if surface in seen:
+                            continue
+                        seen.add(surface)
+                        m = self._judge(text, i, j + 1, surface)
+                        if m is not None:
+                            out.append(m)
+        keep = []
+        for m in out:
+            if any(s <= m.start < e + 3 for s, e in blocked) and m.kind != "district":
+                continue
+            if any(s <= m.start and m.end <= e for s, e in not_place):
+                continue
+            keep.append(m)
+        return keep
+
+    def _judge(self, text: str, i: int, j: int, surface: str) -> _Mention | None:
+        span = text[i:j]
+        aliases = self.gaz.aliases[surface]
+        if span == surface:
+            match = "exact"
+        elif not self.opts.fuzzy:
+            return None
+        elif plain_equal(span, surface):
+            match = "homophone"
+        else:
+            match = "merged"
+        a0 = aliases[0]
+        kind = a0.place.kind
+        if match != "exact":
+            if kind in ("compound", "village", "landmark"):
+                return None
+            if len(surface) < 3 and not self._cue(text, i, j, strict=False):
+                return None
+            if len(surface) >= 3 and not any(a == b for a, b in zip(span, surface)):
+                return None
+            if kind == "road" and span[-1] != surface[-1]:
+                return None
+        score = _MATCH_SCORE[match]
+        if any(a.short for a in aliases):
+            score *= 0.95 if match == "exact" else 0.9
+        if any(a.common for a in aliases):
+            score *= 0.9
+        if score < self.opts.min_confidence:
+            return None
+        return _Mention(i, j, surface, aliases, match, score)
+
+    @staticmethod
+    def _cue(text: str, i: int, j: int, strict: bool) -> bool:
+        before, after = text[max(0, i - 2):i], text[j:j + 2]
+        b = any(before.endswith(c) for c in _CUE_BEFORE)
+        a = any(after.startswith(c) for c in _CUE_AFTER)
+        end = j >= len(text) or text[j] in _PUNCT
+        return (b and (a or end)) if strict else (a or (b and end))
+
+    def _select(self, text: str, cands: list[_Mention]) -> list[_Mention]:
+        # longest first, then better match; mentions needing context are checked against the
+        # unconditional ones (金山石化: 石化 counts because 金山 precedes it)
+        cands.sort(key=lambda m: (-(m.end - m.start), -m.score, m.start))
+        taken = bytearray(len(text) + 1)
+        chosen: list[_Mention] = []
+        deferred: list[_Mention] = []
+        for m in cands:
+            if any(taken[m.start:m.end]):
+                continue
+            if any(a.common for a in m.aliases) and all(a.short for a in m.aliases):
+                deferred.append(m)
+                continue
+            chosen.append(m)
+            for k in range(m.start, m.end):
+                taken[k] = 1
+        for m in deferred:
+            if any(taken[m.start:m.end]):
+                continue
+            adjacent = any(o.kind in ("district", "street") and 0 <= m.start - o.end <= 1 for o in chosen)
+            if adjacent or self._cue(text, m.start, m.end, strict=True):
+                chosen.append(m)
+                for k in range(m.start, m.end):
+                    taken[k] = 1
+        chosen.sort(key=lambda m: m.start)
+        return chosen
+
+    def _vote(self, mentions: list[_Mention]) -> tuple[str | None, float, list[dict]]:
+        score: dict[str, float] = defaultdict(float)
+        for m in mentions:
+            places = m.places
+            dists = {d for p in places for d in p.districts}
+            if not dists:
+                continue
+            share = m.weight * _KIND_VOTE.get(m.kind, 0.4) / len(dists)
+            for d in dists:
+                score[d] += share
+        if not score:
+            return None, 0.0, []
+        total = sum(score.values())
+        ranked = sorted(score.items(), key=lambda kv: -kv[1])
+        cands = [{"value": d, "confidence": round(s / total, 3)} for d, s in ranked[:5]]
+        best, bs = ranked[0]
+        share = bs / total
+        if share < self.opts.min_district_share:
+            return None, share, cands
+        return best, share, cands
+
+    def _street(self, mentions: list[_Mention], district: str | None, res: LocationResult) -> PlaceMatch | None:
+        direct: dict[str, list[_Mention]] = defaultdict(list)
+        for m in mentions:
+            for p in m.of("street"):
+                if district is None or p.districts[0] == district:
+                    direct[p.name].append(m)
+        if direct:
+            ranked = sorted(direct.items(), key=lambda kv: -sum(m.weight for m in kv[1]))
+            total = sum(m.weight for ms in direct.values() for m in ms)
+            name, ms = ranked[0]
+            w = sum(m.weight for m in ms)
+            station_only = all(m.station for m in ms)
+            road_named = all(m.has("road") for m in ms)   # 临汾路 names the road more than the street
+            conf = min(0.99, w / total * (0.8 if station_only else 1.0) * (0.75 if road_named else 1.0)
+                       * min(1.0, 0.5 + w / 2))
+            last = ms[-1]
+            cands = [{"value": k, "confidence": round(sum(m.weight for m in v) / total, 3)} for k, v in ranked[:5]]
+            return PlaceMatch(name, "street", round(conf, 3), (last.start, last.end), cands)
+        if district is None:
+            return None
+        # infer: landmark or compound with a known street, then a road named like a street
+        inferred: dict[str, float] = defaultdict(float)
+        for m in mentions:
+            for p in m.places:
+                if district not in p.districts:
+                    continue
+                if m.kind in ("landmark", "compound", "village") and p.streets:
+                    inferred[p.streets[0]] += 0.7 * m.weight / len(m.places)
+                elif p.kind == "road":
+                    in_d = [s for s in p.streets if self.gaz.streets.get(s) and self.gaz.streets[s].districts[0] == district]
+                    stem = re.sub(r"[东西南北中]?[一二三四]?(?:路|街|大道|公路)$", "", p.name)
+                    named = [s for s in in_d if len(stem) >= 2 and s.startswith(stem)]
+                    named += [s.name for s in self.gaz.streets_of(district)
+                              if len(stem) >= 2 and s.name.startswith(stem) and s.name not in named]
+                    if named:
+                        inferred[named[0]] += 0.7 * m.weight
+                    elif len(in_d) == 1 and "curated" in p.sources:
+                        inferred[in_d[0]] += 0.55 * m.weight
+                    else:
+                        for s in in_d:
+                            inferred[s] += 0.3 * m.weight / len(in_d)
+        if not inferred:
+            return None
+        ranked = sorted(inferred.items(), key=lambda kv: -kv[1])
+        total = sum(inferred.values())
+        name, w = ranked[0]
+        conf = round(min(0.75, w / total * min(1.0, w)), 3)
+        cands = [{"value": k, "confidence": round(v / total, 3)} for k, v in ranked[:5]]
+        if conf < 0.4:
+            res.candidates["street"] = cands
+            return None
+        return PlaceMatch(name, "street", conf, None, cands)
+
+    def _road_mentions(self, text: str, mentions: list[_Mention], district: str | None) -> list[_Mention]:
+        roads = [m for m in mentions if m.has("road") and not m.station]
+        if district:
+            inside = [m for m in roads if district in m.of("road")[0].districts]
+            if inside:
+                return inside
+        return roads
+
+    def _road(self, text: str, mentions: list[_Mention], district: str | None, res: LocationResult) -> PlaceMatch | None:
+        roads = self._road_mentions(text, mentions, district)
+        crossing_b = {id(m) for m in roads if re.match(r"[^，。？！\n]{0,6}?路口|口", text[m.end:m.end + 8])
+                      and text[m.end - 1] == "路" and re.match(r"口|[^，。？！\n]{0,6}?路口", text[m.end:m.end + 8])}
+        per: dict[str, list[_Mention]] = defaultdict(list)
+        for m in roads:
+            per[m.surface].append(m)
+        if per:
+            def strength(ms: list[_Mention]) -> float:
+                return sum(m.weight * (0.4 if id(m) in crossing_b else 1.0) for m in ms)
+            ranked = sorted(per.items(), key=lambda kv: (-strength(kv[1]), kv[1][0].start))
+            total = sum(strength(v) for v in per.values())
+            name, ms = ranked[0]
+            p = ms[0].of("road")[0]
+            consistent = district is None or district in p.districts
+            conf = strength(ms) / total * min(1.0, 0.5 + strength(ms) / 2) * (1.0 if consistent else 0.6)
+            cands = [{"value": k, "confidence": round(strength(v) / total, 3)} for k, v in ranked[:5]]
+            first = ms[0]
+            return PlaceMatch(name, "road", round(min(0.99, conf), 3), (first.start, first.end), cands)
+        # a road the gazetteer does not know: a name ending 路/大道 with a place cue before it
+        taken = [(m.start, m.end) for m in mentions]
+        for mt in _GENERIC_ROAD_RE.finditer(text):
+            s, e = mt.start(1), mt.end(1)
+            word = mt.group(1)
+            while word and word[0] in _STOP_PREFIX:
+                word, s = word[1:], s + 1
+            if len(word) < 3 or word in _NOT_ROAD_WORDS or word[-2:] in _NOT_ROAD_WORDS:
+                continue
+            if any(ts < e and s < te for ts, te in taken):
+                continue
+            prev = text[max(0, s - 2):s]
+            after_place = any(te == s for ts, te in taken)
+            if after_place or any(prev.endswith(c) for c in ("在", "到", "住", "近", "靠近", "是", "，")):
+                return PlaceMatch(word, "road", 0.5, (s, e), [])
+        return None
+
+    def _numbers_after(self, text: str, end: int) -> tuple[str, int] | None:
+        m = re.match(rf"(?:[，,、 ]|上的?|的)?((?:[{_NUM_CHARS}]+(?:支弄|弄|号楼|号|栋|幢|室)[，,、 ]?)+)", text[end:end + 30])
+        if not m:
+            return None
+        num = normalise_house_number(m.group(1))
+        return (num, end + m.end(1)) if num else None
+
+    def _address(self, text: str, mentions: list[_Mention], res: LocationResult) -> PlaceMatch | None:
+        district = res.district.value if res.district else None
+        road = res.road.value if res.road else None
+        parts: list[str] = [district] if district else []
+        span_s, span_e = None, None
+        conf = res.district.confidence if res.district else 0.5
+        street = res.street.value if res.street and res.street.confidence >= 0.5 else None
+        road_ms = [m for m in mentions if m.surface == road and not m.station] if road else []
+        if road and not road_ms and res.road and res.road.span:
+            s, e = res.road.span
+            road_ms = [_Mention(s, e, road, [], "exact", 0.5, 0.5)]
+        compound = self._compound(text, mentions, district)
+        if road:
+            # 镇 said right before the road (城桥镇南门路) stays in the address
+            st_ms = [m for m in mentions if m.kind == "street" and m.places[0].name == street]
+            if street and street.endswith("镇") and any(
+                    0 <= r.start - s.end <= 1 for s in st_ms for r in road_ms):
+                parts.append(street)
+            parts.append(road)
+            number, crossing = "", ""
+            best_w = -1.0
+            for r in road_ms:
+                got = self._numbers_after(text, r.end)
+                if got and (len(got[0]) > len(number) or (len(got[0]) == len(number) and r.weight > best_w)):
+                    number, best_w = got[0], r.weight
+                    span_s, span_e = r.start, got[1]
+            if not number:
+                crossing = self._crossing(text, road_ms, mentions, road)
+            if number:
+                parts.append(number)
+            elif crossing:
+                parts.append(crossing + "口")
+            near = compound and any(r.end <= c_e - len(compound[0]) <= r.end + 12
+                                    and "\n" not in text[r.end:c_e] for r in road_ms for c_e in compound[3])
+            if near and not crossing:
+                parts.append(compound[0])
+                num = self._numbers_after(text, compound[2])
+                if num and not number:
+                    parts.append(num[0])
+            if span_s is None and road_ms:
+                span_s, span_e = road_ms[0].start, road_ms[0].end
+            conf *= res.road.confidence if res.road else 0.5
+        elif compound:
+            if street:
+                parts.append(street)
+            parts.append(compound[0])
+            best = ""
+            for c in compound[3]:
+                num = self._numbers_after(text, c)
+                if num and len(num[0]) >= len(best):
+                    best = num[0]
+            if best:
+                parts.append(best)
+            span_s, span_e = compound[1], compound[2]
+        elif street and res.street.span and not all(
+                m.station for m in mentions if m.kind == "street" and m.places[0].name == street):
+            parts.append(street)
+            span_s, span_e = res.street.span
+        elif res.landmark and street and res.landmark.value.startswith(street[:2]):
+            parts.append(res.landmark.value)
+            span_s, span_e = res.landmark.span or (None, None)
+        else:
+            return None
+        if not district and len(parts) < 2:
+            return None
+        value = "".join(parts)
+        return PlaceMatch(value, "address", round(min(0.99, conf), 3),
+                          (span_s, span_e) if span_s is not None else None, [])
+
+    def _crossing(self, text: str, road_ms: list[_Mention], mentions: list[_Mention], road: str) -> str:
+        """A路B路口 / A路，靠近B路那个路口 -> 'A路B路' (caller adds 口)."""
+        others = [m for m in mentions if m.has("road") and m.surface != road]
+        best = ""
+        for b in others:
+            tail = text[b.end:b.end + 8]
+            if not (text[b.end - 1] == "路" and re.match(r"口|[^。？！\n]{0,6}?路口", tail)):
+                continue
+            if any(0 <= b.start - a.end <= 10 and "\n" not in text[a.end:b.start] for a in road_ms):
+                return b.surface
+            best = best or b.surface
+        return best
+
+    def _compound(self, text: str, mentions: list[_Mention], district: str | None):
+        """(name, start, end, [ends of every mention]) of the residential compound, if any."""
+        found: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for m in mentions:
+            if m.kind in ("compound", "village") and (district is None or any(district in p.districts for p in m.places)):
+                found[m.surface].append((m.start, m.end))
+        taken = [(m.start, m.end) for m in mentions if not m.has("compound") and not m.has("village")]
+        ends = {m.end for m in mentions}
+        for mt in _GENERIC_COMPOUND_RE.finditer(text):
+            s, e = mt.start(1), mt.end(1)
+            word = mt.group(1)
+            while word and word[0] in _STOP_PREFIX:
+                word, s = word[1:], s + 1
+            if len(word) < 3 or word.startswith(_NOT_COMPOUND_PREFIX) or word.endswith("小区") and len(word) < 4:
+                continue
+            if any(ts < e and s < te for ts, te in taken):
+                continue
+            prev = text[max(0, s - 1):s]
+            if prev and prev not in "叫是在住，,、的" and prev not in _PUNCT and s not in ends:
+                continue
+            found[word].append((s, e))
+        if not found:
+            return None
+        name, spans = max(found.items(), key=lambda kv: (len(kv[1]), -kv[1][0][0]))
+        return name, spans[0][0], spans[0][1], [e for _, e in spans]
+
+    def _landmark(self, text: str, mentions: list[_Mention]) -> PlaceMatch | None:
+        for m in mentions:
+            if m.kind == "landmark":
+                return PlaceMatch(m.surface, "landmark", round(min(0.99, m.score), 3), (m.start, m.end), [])
+        best = None
+        for mt in _LANDMARK_RE.finditer(text):
+            s, word = mt.start(1), mt.group(1)
+            while word and word[0] in _STOP_PREFIX:
+                word, s = word[1:], s + 1
+            if len(word) < 4:
+                continue
+            if best is None:
+                best = PlaceMatch(word, "landmark", 0.6, (s, s + len(word)), [])
+        if best is None:
+            for m in mentions:
+                if m.station:
+                    tail = _STATION_RE.match(text, m.end)
+                    word = re.sub(r"^[那这]一?个?", "", tail.group(0)) if tail else ""
+                    return PlaceMatch(m.surface + word, "landmark", 0.5, (m.start, tail.end() if tail else m.end), [])
+        return best
+
+    def _correct(self, text: str, mentions: list[_Mention]) -> str:
+        out, pos = [], 0
+        for m in sorted(mentions, key=lambda m: m.start):
+            if m.match == "exact" or m.start < pos:
+                continue
+            out.append(text[pos:m.start])
+            out.append(m.surface)
+            pos = m.end
+        out.append(text[pos:])
+        return "".join(out)
