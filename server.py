@@ -479,6 +479,10 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     def kb_search(q: str = Query(..., min_length=1, max_length=200), limit: int = Query(5, ge=1, le=50)):
         return _kb_search(res, q, limit)
 
+    @api.get("/kb/{kb_id}", tags=["search"], summary="One knowledge-base article")
+    def kb_article(kb_id: str):
+        return _kb_article(res, kb_id)
+
     @api.get("/companies", tags=["search"], summary="Company directory search (misheard/short names too)")
     def company_search(q: str = Query(..., min_length=1, max_length=100), limit: int = Query(5, ge=1, le=50)):
         return _company_search(res, q, limit)
@@ -597,36 +601,46 @@ class _Open311Backend:
         return self.res.tokens.verify(token)
 
 
-# -- search adapters (the nlp directories are loaded once, on first use) -------------------------
+# -- search adapters (the nlp directories: loaded once per process, shared with the pipeline) --------
+
+def _nlp(res: Resources, part: str) -> Any:
+    def load() -> Any:
+        from nlp.extract import load_resources
+
+        return load_resources()
+
+    found = getattr(res.cached("nlp", load), part, None)
+    if found is None:
+        raise HTTPException(503, f"the {part} directory is not available on this server")
+    return found
+
 
 def _kb_search(res: Resources, q: str, limit: int) -> list[dict[str, Any]]:
-    from nlp.kb import KnowledgeBase
+    return [_plain(hit) for hit in _nlp(res, "kb").search(q, k=limit)]
 
-    kb = res.cached("kb", lambda: KnowledgeBase.load(res.settings.kb_path))
-    return [_plain(hit) for hit in kb.search(q, limit=limit)]
+
+def _kb_article(res: Resources, kb_id: str) -> dict[str, Any]:
+    article = _nlp(res, "kb").by_id.get(kb_id)
+    if article is None:
+        raise HTTPException(404, f"no knowledge-base article {kb_id}")
+    return _plain(article)
 
 
 def _company_search(res: Resources, q: str, limit: int) -> list[dict[str, Any]]:
-    from nlp.companies import CompanyDirectory
-
-    directory = res.cached("companies", lambda: CompanyDirectory.load(res.settings.companies_path))
-    return [_plain(hit) for hit in directory.search(q, limit=limit)]
+    return [_plain(hit) for hit in _nlp(res, "companies").search(q, k=limit)]
 
 
 def _place_search(res: Resources, q: str, limit: int) -> list[dict[str, Any]]:
-    from nlp.gazetteer import Gazetteer
-
-    gazetteer = res.cached("gazetteer", Gazetteer.load)
-    return [_plain(hit) for hit in gazetteer.search(q, limit=limit)]
+    return [_plain(hit) for hit in _nlp(res, "gazetteer").search(q, limit=limit)]
 
 
 def _plain(obj: Any) -> Any:
     import dataclasses
 
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return dataclasses.asdict(obj)
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return dataclasses.asdict(obj)
     if isinstance(obj, datetime):
         return obj.isoformat()
     return obj
