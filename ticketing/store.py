@@ -528,25 +528,35 @@ class TicketStore:
 
     # -- time limits ----------------------------------------------------------------------
 
-    def overdue(self, now: datetime | None = None) -> list[dict[str, Any]]:
+    def overdue(self, now: datetime | None = None, *, limit: int | None = None,
+                offset: int = 0) -> list[dict[str, Any]]:
         """Tickets with the department whose first contact or resolution is late, with `overdue`
-        = ["response"] and/or ["resolve"]."""
+        = ["response"] and/or ["resolve"]; most overdue first."""
         now = to_local(now) or now_local()
         with self.session() as session:
-            return [{**_dump(t), "overdue": kinds} for t, kinds in self._overdue(session, now)]
+            return [{**_dump(t), "overdue": kinds} for t, kinds in self._overdue(session, now, limit, offset)]
 
-    def _overdue(self, session: Session, now: datetime) -> Iterator[tuple[Ticket, list[str]]]:
-        stmt = (select(Ticket).where(col(Ticket.state).in_(lifecycle.clock_states()),
-                                     or_(Ticket.resolve_by < now,
-                                         sa.and_(Ticket.state == "dispatched", Ticket.response_by < now)))
-                .order_by(Ticket.resolve_by, Ticket.id))
+    def overdue_map(self, now: datetime | None = None) -> dict[int, list[str]]:
+        """{ticket id: overdue kinds} for all overdue tickets; reads four columns only (cheap for list views)."""
+        now = to_local(now) or now_local()
+        stmt = (sa.select(Ticket.id, Ticket.state, Ticket.response_by, Ticket.resolve_by)
+                .where(*self._overdue_where(now)))
+        with self.session() as session:
+            rows = session.execute(stmt).all()
+        return {tid: _overdue_kinds(state, response_by, resolve_by, now) for tid, state, response_by, resolve_by in rows}
+
+    @staticmethod
+    def _overdue_where(now: datetime) -> list[Any]:
+        return [col(Ticket.state).in_(lifecycle.clock_states()),
+                or_(Ticket.resolve_by < now, sa.and_(Ticket.state == "dispatched", Ticket.response_by < now))]
+
+    def _overdue(self, session: Session, now: datetime, limit: int | None = None,
+                 offset: int = 0) -> Iterator[tuple[Ticket, list[str]]]:
+        stmt = select(Ticket).where(*self._overdue_where(now)).order_by(Ticket.resolve_by, Ticket.id).offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
         for ticket in session.exec(stmt).all():
-            kinds = []
-            if ticket.state == "dispatched" and ticket.response_by and ticket.response_by < now:
-                kinds.append("response")
-            if ticket.resolve_by and ticket.resolve_by < now:
-                kinds.append("resolve")
-            yield ticket, kinds
+            yield ticket, _overdue_kinds(ticket.state, ticket.response_by, ticket.resolve_by, now)
 
     def supervise(self, now: datetime | None = None, actor: str = "system") -> list[dict[str, Any]]:
         """Flag overdue tickets 督办 (supervised) and log it; returns the newly flagged ones."""
@@ -615,6 +625,15 @@ class TicketStore:
     def departments(self) -> list[dict[str, Any]]:
         with self.session() as session:
             return [d.model_dump() for d in session.exec(select(Department).order_by(Department.name)).all()]
+
+
+def _overdue_kinds(state: str, response_by: datetime | None, resolve_by: datetime | None, now: datetime) -> list[str]:
+    kinds = []
+    if state == "dispatched" and response_by and response_by < now:
+        kinds.append("response")
+    if resolve_by and resolve_by < now:
+        kinds.append("resolve")
+    return kinds
 
 
 def _clean_phone(phone: str) -> str:

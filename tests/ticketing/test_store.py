@@ -207,6 +207,8 @@ def test_overdue_and_supervision(store, make_draft):
     now = datetime(2026, 10, 14, 8, 0)  # after the normal resolve_by of Oct 13
     rows = {t["id"]: t["overdue"] for t in store.overdue(now)}
     assert rows == {late: ["response", "resolve"], urgent: ["resolve"]}
+    assert store.overdue_map(now) == rows
+    assert [t["id"] for t in store.overdue(now, limit=1)] == [urgent]  # most overdue first
     assert {t["id"] for t in store.overdue(datetime(2026, 10, 1, 11))} == {urgent}  # 24 h passed
     assert store.overdue(datetime(2026, 9, 30, 11)) == []
     flagged = store.supervise(now, actor="督办系统")
