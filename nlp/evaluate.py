@@ -27,46 +27,25 @@ import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from nlp.entities import cn_numbers_to_digits, cn_to_int  # noqa: F401  (cn_to_int re-exported)
+
 FIELDS = ["district", "street", "road", "address", "appeal_type", "category", "category_l1", "urgency",
           "department", "co_handler", "company", "caller_name", "phone", "kb_id_top3"]
 _OPTIONAL = ("company", "caller_name", "phone")
 
-_CN_DIGIT = {"零": 0, "〇": 0, "一": 1, "幺": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
-             "七": 7, "八": 8, "九": 9}
-_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
-_CN_NUM = re.compile(r"[零〇一幺二两三四五六七八九十百千]+(?=号楼|号|弄|室|栋|幢|楼|层|单元)")
 _PUNCT = re.compile(r"[\s，,。！!？?、；;：:“”\"'（）()·\-—]+")
 _ROAD = re.compile(r"[\u4e00-\u9fff]{1,6}?(?:公路|大道|大街|路|街)(?!道)")
-_NUM = re.compile(r"\d+(?:号楼|号|弄|室|栋|幢)")
+_NUM = re.compile(r"\d+(?:号楼|号(?!线)|弄|室|栋|幢)")
+# words around a place that are not part of a road name (嘉宏小学附近路口 has no road 嘉宏小学附近路)
+_NOT_ROAD = re.compile(r"附近|旁边|旁|对面|靠近|近|门口|出口|入口|以[东南西北]|往[东南西北]|的|和|与")
 _PREFIX = re.compile(r"^(?:上海市|上海)?(?:[\u4e00-\u9fff]{1,3}(?:新区|区))?(?:[\u4e00-\u9fff]{1,6}?(?:街道|镇|乡))?")
-
-
-def cn_to_int(s: str) -> int | None:
-    """五零二 → 502 (digit by digit), 二十三 → 23, 一千零五十 → 1050."""
-    if not s:
-        return None
-    if not any(c in _CN_UNIT for c in s):
-        try:
-            return int("".join(str(_CN_DIGIT[c]) for c in s))
-        except KeyError:
-            return None
-    total, cur = 0, 0
-    for c in s:
-        if c in _CN_DIGIT:
-            cur = _CN_DIGIT[c]
-        elif c in _CN_UNIT:
-            total += (cur or 1) * _CN_UNIT[c]
-            cur = 0
-        else:
-            return None
-    return total + cur
 
 
 def normalize_address(s: str | None) -> str | None:
     if s is None:
         return None
     s = _PUNCT.sub("", str(s))
-    s = _CN_NUM.sub(lambda m: str(cn_to_int(m.group(0)) if cn_to_int(m.group(0)) is not None else m.group(0)), s)
+    s = cn_numbers_to_digits(s)
     s = re.sub(r"^上海市?", "", s)
     return s or None
 
@@ -82,7 +61,10 @@ def address_equal(label: str | None, draft: str | None) -> bool:
     if a == b:
         return True
     la, lb = _strip_prefix(a), _strip_prefix(b)
-    roads_a, roads_b = _ROAD.findall(la), _ROAD.findall(lb)
+    # a station named after a road (南京西路地铁站) is a landmark, not the address's road
+    la, lb = (re.sub(r"[\u4e00-\u9fff]{1,6}?路(?:地铁)?站", "", x) for x in (la, lb))
+    roads_a = [r for part in _NOT_ROAD.split(la) for r in _ROAD.findall(part)]
+    roads_b = [r for part in _NOT_ROAD.split(lb) for r in _ROAD.findall(part)]
     nums_a, nums_b = set(_NUM.findall(la)), set(_NUM.findall(lb))
     if roads_a or nums_a:
         if roads_a and roads_a[0] not in roads_b:

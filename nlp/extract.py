@@ -354,7 +354,11 @@ class Extractor:
                 d.candidates["kb_ids"] = [{"value": h.id, "confidence": round(h.score, 3)} for h in hits]
 
         # 7. one-line title
-        d.summary = make_summary(d, text)
+        kb_title = None
+        if d.kb_ids and res.kb is not None and d.confidence.get("kb_ids", 0) >= 0.5:
+            art = res.kb.by_id.get(d.kb_ids[0])
+            kb_title = art.title if art else None
+        d.summary = make_summary(d, text, kb_title=kb_title)
         if d.summary:
             d.confidence["summary"] = round(min(d.confidence.get("category", 0.5), 0.9), 3)
         d.timings = dict(self._draft.timings)
