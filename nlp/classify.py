@@ -25,6 +25,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+_CONTENT = re.compile(r"[^\W_]")
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "classifier"
 APPEAL_PIPE = "textcat_appeal"
 CATEGORY_PIPE = "textcat_category"
@@ -261,7 +262,7 @@ class Classifier:
         if not isinstance(text, str):
             raise TypeError(f"predict() takes a str, got {type(text).__name__}")
         masked = self.cues.mask(text)
-        if not masked.strip():
+        if not _CONTENT.search(masked):  # nothing but boilerplate and punctuation
             return Classification(None, 0.0, None, 0.0, None, None, 0.0)
         doc = self.nlp(masked)
         found = doc._.hotline_cues
