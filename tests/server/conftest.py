@@ -112,6 +112,9 @@ class FakePipeline:
         self.store, self.seg_s, self.feed_delay = store, seg_s, feed_delay
         self.sessions: dict[str, FakeSession] = {}
 
+    def queue_length(self) -> int:
+        return 0
+
     def open_call(self, call_id=None, sample_rate=16000, channels=1, hotwords=(), on_event=None) -> FakeSession:
         session = FakeSession(self, call_id, sample_rate, channels, on_event or (lambda e: None))
         self.sessions[call_id] = session
