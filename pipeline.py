@@ -108,7 +108,10 @@ class CallSession:
         self.nlp_seconds = 0.0
         self.extractor = None
         if pipeline.extractor_cls is not None:
-            self.extractor = pipeline.extractor_cls(pipeline.nlp_resources)
+            try:
+                self.extractor = pipeline.extractor_cls(pipeline.nlp_resources, call_id=call_id)
+            except TypeError:  # the contract only promises Extractor(resources)
+                self.extractor = pipeline.extractor_cls(pipeline.nlp_resources)
         self._draft: dict | None = None
         self.final_draft: dict | None = None
         self.transcriber = StreamingTranscriber(

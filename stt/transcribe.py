@@ -60,6 +60,7 @@ class TranscriberOptions:
     frame_bucket: int = 100               # encoder length rounded up to this many frames (1 s)
     partials: bool = True
     partial_interval_s: float = 1.0       # at most one partial per channel per this much audio
+    partial_max_wait_s: float = 1.0       # a partial queued longer than this is outdated: dropped
     max_batch: int = 1                    # finals decoded together in one encode/generate
     max_new_tokens: int = 160
     vad: VadOptions = field(default_factory=VadOptions)
@@ -203,6 +204,7 @@ class DecodeJob:
     callback: Callable[[DecodeResult | None], None]     # None: dropped (stale partial)
     owner: object = None
     is_stale: Callable[[], bool] = lambda: False
+    submitted: float = field(default_factory=time.monotonic)
 
 
 class SharedDecoder:
@@ -218,6 +220,8 @@ class SharedDecoder:
         self.busy_seconds = 0.0
         self.decoded = 0
         self.batches = 0
+        self.dropped_partials = 0
+        self.partial_cost = 0.0   # moving average of a partial's decode time (s)
         self._thread = threading.Thread(target=self._run, name="whisper-decoder", daemon=True)
         self._thread.start()
 
@@ -285,8 +289,10 @@ class SharedDecoder:
             if jobs is None:
                 return
             live = []
+            now = time.monotonic()
             for job in jobs:
-                if not job.final and job.is_stale():
+                if not job.final and (job.is_stale() or now - job.submitted > self.options.partial_max_wait_s):
+                    self.dropped_partials += 1
                     job.callback(None)
                 else:
                     live.append(job)
@@ -299,7 +305,10 @@ class SharedDecoder:
             except Exception:  # a bad job must not kill the worker that every call shares
                 log.exception("decode failed")
                 results = [None] * len(live)
-            self.busy_seconds += time.perf_counter() - t0
+            spent = time.perf_counter() - t0
+            self.busy_seconds += spent
+            if not live[0].final:
+                self.partial_cost = spent if not self.partial_cost else 0.8 * self.partial_cost + 0.2 * spent
             self.decoded += len(live)
             self.batches += 1
             for job, res in zip(live, results):
@@ -460,7 +469,9 @@ class StreamingTranscriber:
         if not o.partials or utt is None or utt.partial_pending:
             return
         pos = ch.position
-        if pos - utt.partial_pos < o.partial_interval_s * SAMPLE_RATE or pos - utt.start < 0.5 * SAMPLE_RATE:
+        # Not more often than the decoder can afford: at least 3x a partial's own decode time apart.
+        interval = max(o.partial_interval_s, 3.0 * self.decoder.partial_cost)
+        if pos - utt.partial_pos < interval * SAMPLE_RATE or pos - utt.start < 0.5 * SAMPLE_RATE:
             return
         # Skipped when behind: finals waiting means the decoder has no time to spare for previews.
         if self.decoder.finals_waiting() > 0:
