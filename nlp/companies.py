@@ -242,6 +242,10 @@ class CompanyDirectory:
                     out.append((i, i + len(form), c, form, 0.5 * sr + 0.5 * exact))
         return out
 
+    def has_mention(self, text: str) -> bool:
+        """Cheap pre-check: does anything in ``text`` sound like a company's name?"""
+        return bool(text) and bool(self._mentions(text))
+
     def match(self, text: str, district: str | None = None) -> CompanyMatch | None:
         """Best company for the call, or None when no mention is convincing."""
         if not text:

@@ -21,7 +21,7 @@ from nlp.taxonomy import Taxonomy
 
 log = logging.getLogger(__name__)
 
-CLASSIFY_EVERY_CHARS = 40   # rerun the classifier during the call once this much new text arrived
+CLASSIFY_EVERY_CHARS = 80   # rerun the classifier during the call once this much new text arrived
 KB_TOP = 3
 
 
@@ -189,6 +189,10 @@ class Extractor:
         self._cls_text = ""
         self._draft = DraftTicket(call_id=self.call_id)
         self._hotwords: list[str] = []
+        self._hot_key: tuple | None = None
+        self._loc: Any = None
+        self._company_seen = False
+        self._kb_cache: tuple[str, list] | None = None
 
     # ---- public API ------------------------------------------------------------------------
     def update(self, segment: Any) -> DraftTicket:
@@ -228,7 +232,20 @@ class Extractor:
         return self._draft
 
     def hotwords(self) -> list[str]:
-        """Place names seen so far (and their neighbours) to bias the transcriber's next decodes."""
+        """Place names seen so far (and their neighbours) to bias the transcriber's next decodes.
+
+        Recomputed only when the places found so far change (it reruns the location pass)."""
+        loc, locator = self._loc, self.res.locator
+        if loc is None or locator is None or not hasattr(locator, "hotwords"):
+            return list(self._hotwords)
+        key = tuple(_val(getattr(loc, k, None)) for k in ("district", "street", "road")) + tuple(
+            c.get("value") for c in (getattr(loc, "candidates", None) or {}).get("district", []) if isinstance(c, dict))
+        if key != self._hot_key:
+            try:
+                self._hotwords = list(locator.hotwords(self._draft.transcript))
+            except Exception as e:  # hotwords are a bias, never worth failing a call
+                log.debug("hotwords failed: %s", e)
+            self._hot_key = key
         return list(self._hotwords)
 
     # ---- the pass --------------------------------------------------------------------------
@@ -256,6 +273,7 @@ class Extractor:
         loc = None
         if res.locator is not None and raw:
             loc = res.locator.extract(raw)
+        self._loc = loc
         text = getattr(loc, "corrected_text", None) or raw
         if len(text.split("\n")) != len(raw.split("\n")):
             text = raw  # a correction that merges/splits lines would break segment alignment
@@ -280,11 +298,6 @@ class Extractor:
                 d.location = {"lat": float(lat_lon["lat"]), "lon": float(lat_lon["lon"])}
             elif lat_lon is not None and hasattr(lat_lon, "lat"):
                 d.location = {"lat": float(lat_lon.lat), "lon": float(lat_lon.lon)}
-            if res.locator is not None and hasattr(res.locator, "hotwords"):
-                try:
-                    self._hotwords = list(res.locator.hotwords(text))
-                except Exception as e:  # hotwords are a bias, never worth failing a call
-                    log.debug("hotwords failed: %s", e)
 
         # 2. who and how to call back
         name = extract_name(text)
@@ -325,7 +338,11 @@ class Extractor:
                         d.evidence[f] = list(sp2)
 
         # 4. company named by the caller
-        if res.companies is not None and text:
+        # during the call only once a segment sounds like a company (the full match rescans it all)
+        new = self.segments[-1]["text"] if self.segments else ""
+        if (res.companies is not None and text
+                and (final or self._company_seen or res.companies.has_mention(new))):
+            self._company_seen = True
             m = res.companies.match(text, district=d.district)
             if m is not None:
                 d.company = m.name
@@ -347,7 +364,10 @@ class Extractor:
 
         # 6. knowledge base: consultations (during the call) and at finalize
         if res.kb is not None and text and (d.appeal_type == "咨询"):
-            hits = res.kb.search(_kb_query(text), k=KB_TOP)
+            q = _kb_query(text)
+            if self._kb_cache is None or self._kb_cache[0] != q:
+                self._kb_cache = (q, res.kb.search(q, k=KB_TOP))
+            hits = self._kb_cache[1]
             d.kb_ids = [h.id for h in hits]
             if hits:
                 d.confidence["kb_ids"] = round(min(0.99, hits[0].score / (hits[0].score + 5.0)), 3)
