@@ -63,6 +63,7 @@ class TranscriberOptions:
     partial_max_wait_s: float = 1.0       # a partial queued longer than this is outdated: dropped
     max_batch: int = 1                    # finals decoded together in one encode/generate
     max_new_tokens: int = 160
+    place_correction: bool = True         # sound-alike place names -> gazetteer spelling (stt/lexicon.py)
     vad: VadOptions = field(default_factory=VadOptions)
 
 
@@ -98,6 +99,11 @@ class WhisperDecoder:
         prompt = self.options.initial_prompt if self.options.initial_prompt is not None else self.vocab.initial_prompt
         self._prompt_tokens = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
         self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
+        self.places = None
+        if self.options.place_correction:
+            from stt.lexicon import default_corrector
+
+            self.places = default_corrector()
 
     # -- prompt ---------------------------------------------------------------------------
     def prompt(self, hotwords: Sequence[str] = ()) -> list[int]:
@@ -167,6 +173,10 @@ class WhisperDecoder:
             candidate = self._result(again)
             if candidate.compression_ratio < out[i].compression_ratio:
                 out[i] = candidate
+        if self.places is not None:
+            for r, hot in zip(out, hotwords):
+                if r.text:
+                    r.text = self.places.correct(r.text, extra=hot)
         seconds = (time.perf_counter() - t0) / max(1, len(out))
         for r in out:
             r.seconds = seconds

@@ -34,3 +34,25 @@ def test_cer_normalisation():
     assert cer("您好，12345市民服务热线。", "您好 一二三四五 市民服务热线")[0] == 0.0
     c, edits, n = cer("牡丹江路", "母丹将路")
     assert (edits, n) == (2, 4) and c == 0.5
+
+
+def test_place_names_by_sound():
+    from stt.lexicon import PlaceCorrector
+
+    c = PlaceCorrector(["牡丹江路", "密山路", "营口路", "杨浦区", "普陀区", "曹杨路", "兰溪路", "友谊路街道", "东路"])
+    assert c.correct("母单将路，靠近密商路那个路口") == "牡丹江路，靠近密山路那个路口"
+    assert c.correct("杨浦区银口路588号") == "杨浦区营口路588号"          # in/ing
+    assert c.correct("浦陀区草扬路，靠近蓝西路") == "普陀区曹杨路，靠近兰溪路"
+    assert c.correct("有一路街道") == "友谊路街道"
+    # ordinary speech and correct names stay; one-character stems are not names to match
+    for text in ("我们走这条路不好走", "都要绕到马路上", "营口路", "他说冬路"):
+        assert c.correct(text) == text
+    # per-call hotwords extend the list
+    assert c.correct("在飞虹路", extra=["飞红路"]) == "在飞红路"
+
+
+def test_ambiguous_sound_is_left_alone():
+    from stt.lexicon import PlaceCorrector
+
+    c = PlaceCorrector(["长江路", "常江路"])
+    assert c.correct("昌江路") == "昌江路"  # two names sound like it: no guess
