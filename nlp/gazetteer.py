@@ -16,6 +16,7 @@ from nlp.pinyin import char_keys, name_keys
 
 DATA_PATH = Path(__file__).resolve().parent / "data" / "gazetteer" / "shanghai.json"
 CITY = "上海市"
+NEAR_KINDS = ("district", "street", "road")
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,9 @@ class Gazetteer:
     not_places: tuple[str, ...] = ()
     key_index: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
     key_prefixes: set[tuple[str, ...]] = field(default_factory=set)
+    # one-syllable-off index for full names with a place suffix (同民区 -> 崇明区):
+    # key with one non-suffix syllable replaced by "*" -> surfaces
+    near_index: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
 
     _cache: ClassVar["Gazetteer | None"] = None
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -132,6 +136,13 @@ class Gazetteer:
                 g.key_index.setdefault(t, []).append(surface)
                 for i in range(1, len(t) + 1):
                     g.key_prefixes.add(t[:i])
+                if len(t) >= 3 and any(not a.short and a.place.kind in NEAR_KINDS
+                                       for a in aliases[surface]):
+                    for i in range(len(t) - 1):
+                        w = t[:i] + ("*",) + t[i + 1:]
+                        lst = g.near_index.setdefault(w, [])
+                        if surface not in lst:
+                            lst.append(surface)
         return g
 
     # ---------------------------------------------------------------- queries

@@ -96,7 +96,11 @@ class _Mention:
         return [a.place for a in self.aliases]
 
 
-_MATCH_SCORE = {"exact": 1.0, "homophone": 0.85, "merged": 0.7}
+_MATCH_SCORE = {"exact": 1.0, "homophone": 0.85, "merged": 0.7, "near": 0.55}
+_NEAR_MIN_LEN = {"district": 3, "street": 5, "road": 5}   # shorter roads one syllable off: too many
+_NEAR_SUFFIX = set("区路镇道街")
+_PLACE_HETERONYMS = set("长行重莘六堡泾曾厦朝藏乐")
+_NEAR_MAX_LEN = 8
 _KIND_VOTE = {"district": 1.0, "street": 0.9, "landmark": 0.8, "road": 0.6, "compound": 0.5,
               "village": 0.4}
 _READBACK_RE = re.compile(r"对吗|是吗|对吧|是吧|核实|确认|重复一下|记录|转交|转给|派单")
@@ -107,18 +111,47 @@ _STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站
 _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 _ROAD_TAIL_RE = re.compile(r"[东西南北中]?[一二三四五六七八九]?(?:路|街|大道)")
-_GENERIC_ROAD_RE = re.compile(r"([\u4e00-\u9fff]{2,5}?(?:[东西南北中]路|大道|公路|路))(?![口段])")
-_GENERIC_COMPOUND_RE = re.compile(r"([\u4e00-\u9fff]{2,4}?(?:新村|小区|花园|雅苑|家园|公寓|苑))")
+_ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
+_COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
 _LANDMARK_RE = re.compile(
     r"([\u4e00-\u9fff0-9]{2,8}?(?:地铁站|火车站|公交站|汽车站|大厦|广场|卫生服务中心|医院|小学|中学|大学|"
     r"幼儿园|学校|公园|商场|超市|菜场|菜市场|古镇|体育馆|游泳馆|图书馆|派出所|加油站|人行天桥|天桥|助餐点))")
-_STOP_PREFIX = set("在的到是那这个条上了住近靠我们你他她它就也还都和跟与及从往向去来说叫有个边旁里吗呢啊吧一")
+_STOP_PREFIX = set("在的到是那这个条上了住近靠我们你他她它就也还都跟与及从往向去来说叫有个边旁里吗呢啊吧一")
 _NOT_ROAD_WORDS = {"马路", "走路", "道路", "公路", "小路", "大路", "一路", "线路", "绕路", "带路", "出路",
                    "思路", "铁路", "水路", "半路", "过路", "问路", "让路", "开路", "上路", "赶路", "迷路",
                    "近路", "远路", "电路", "回路", "套路", "弯路", "后路", "网路", "进路", "退路", "环路"}
 _NOT_COMPOUND_PREFIX = ("我们", "你们", "他们", "这个", "那个", "隔壁", "边上", "旁边", "对面", "附近",
                         "整个", "一个", "老", "新", "别的", "其他", "周边", "本", "请问", "哪个", "什么",
                         "这些", "那些", "所有", "住的", "咱们")
+
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
+             "r", "z", "c", "s", "y", "w")
+
+
+def _split(syl: str) -> tuple[str, str]:
+    for ini in _INITIALS:
+        if syl.startswith(ini):
+            return ini, syl[len(ini):]
+    return "", syl
+
+
+def _share_sound(a: str, b: str) -> bool:
+    ia, fa = _split(a)
+    ib, fb = _split(b)
+    return (ia == ib and ia != "") or (fa == fb and len(fa) >= 2)
+
+
+def _name_before(text: str, end: int, max_len: int, blocked: set[int]) -> int:
+    """Start of the name that ends at `end`: walk back over name characters (not function
+    words, not inside another mention)."""
+    k = end
+    while k > 0 and end - k < max_len:
+        c = text[k - 1]
+        if not ("\u4e00" <= c <= "\u9fff") or c in _STOP_PREFIX or (k - 1) in blocked:
+            break
+        k -= 1
+    return k
 
 
 def _cn_number(s: str) -> int | None:
@@ -178,19 +211,13 @@ class LocationExtractor:
         blocked, res.outside = self._outside_spans(text)
         cands = self._candidates(text, blocked)
         mentions = self._select(text, cands)
-        for m in mentions:
-            ln = line_of[m.start]
-            w = m.score * (1.0 + self.opts.late_weight * ln / max(1, n_lines - 1))
-            if readback[ln]:
-                w *= self.opts.readback_weight
-            m.weight = w
-            m.station = (m.has("street") or m.has("road")) and bool(_STATION_RE.match(text, m.end))
+        self._weigh(text, mentions, line_of, readback, n_lines)
         district, dshare, dcands = self._vote(mentions)
         if district:
-            kept = [m for m in mentions if m.match == "exact" or m.kind in ("district", "landmark")
-                    or any(district in p.districts for p in m.places)]
-            if len(kept) != len(mentions):
-                mentions = kept
+            again = self._select(text, cands, district)
+            if [(m.start, m.surface) for m in again] != [(m.start, m.surface) for m in mentions]:
+                self._weigh(text, again, line_of, readback, n_lines)
+                mentions = again
                 district, dshare, dcands = self._vote(mentions)
         else:
             # nothing decides the district: a fuzzy street/road alone is too weak to keep
@@ -212,6 +239,16 @@ class LocationExtractor:
         res.location = self.gaz.centre(district, street_name) if district else None
         res.corrected_text = self._correct(text, mentions)
         return res
+
+    def _weigh(self, text: str, mentions: list[_Mention], line_of: list[int], readback: list[bool],
+               n_lines: int) -> None:
+        for m in mentions:
+            ln = line_of[m.start]
+            w = m.score * (1.0 + self.opts.late_weight * ln / max(1, n_lines - 1))
+            if readback[ln]:
+                w *= self.opts.readback_weight
+            m.weight = w
+            m.station = (m.has("street") or m.has("road")) and bool(_STATION_RE.match(text, m.end))
 
     def hotwords(self, text: str, limit: int = 20) -> list[str]:
         """Place names worth biasing the ASR towards, given what the call said so far."""
@@ -298,6 +335,8 @@ class LocationExtractor:
                         m = self._judge(text, i, j + 1, surface)
                         if m is not None:
                             out.append(m)
+        if self.opts.fuzzy:
+            out.extend(self._near(text, keys, out))
         keep = []
         for m in out:
             if any(s <= m.start < e + 3 for s, e in blocked) and m.kind != "district":
@@ -306,6 +345,43 @@ class LocationExtractor:
                 continue
             keep.append(m)
         return keep
+
+    def _near(self, text: str, keys: list[tuple[str, ...]], found: list[_Mention]) -> list[_Mention]:
+        """Names one syllable off (同民区 -> 崇明区), suffix character exact."""
+        g = self.gaz
+        out = []
+        full = {(m.start, m.end) for m in found}
+        for j, ch in enumerate(text):
+            if ch not in _NEAR_SUFFIX:
+                continue
+            for L in range(3, _NEAR_MAX_LEN + 1):
+                i = j - L + 1
+                if i < 0 or not all(keys[k] for k in range(i, j + 1)):
+                    break
+                per = [keys[k] for k in range(i, j + 1)]
+                combos: list[tuple[str, ...]] = [()]
+                for ks in per:
+                    combos = [c + (k,) for c in combos for k in ks]
+                    if len(combos) > 16:
+                        combos = [tuple(k[0] for k in per)]
+                        break
+                seen = set()
+                for c in combos:
+                    for p in range(L - 1):
+                        for surface in g.near_index.get(c[:p] + ("*",) + c[p + 1:], ()):
+                            if surface in seen or surface[-1] != ch or len(surface) != L:
+                                continue
+                            seen.add(surface)
+                            if L == 3:   # short names: the odd syllable must share initial or final
+                                tk = set(keys[i + p])
+                                nk = set(char_keys(surface[p]))
+                                if not any(_share_sound(x, y) for x in tk for y in nk):
+                                    continue
+                            aliases = [a for a in g.aliases[surface] if not a.short
+                                       and L >= _NEAR_MIN_LEN.get(a.place.kind, 99)]
+                            if aliases and (i, j + 1) not in full:
+                                out.append(_Mention(i, j + 1, surface, aliases, "near", _MATCH_SCORE["near"]))
+        return out
 
     def _judge(self, text: str, i: int, j: int, surface: str) -> _Mention | None:
         span = text[i:j]
@@ -321,6 +397,16 @@ class LocationExtractor:
         a0 = aliases[0]
         kind = a0.place.kind
         if match != "exact":
+            # a misheard character is written with a character whose *usual* reading is the sound
+            # (和 is "he", not "huo": 和线路 must not become 藿香路)
+            # and the name's character must be read its usual way too, except the heteronyms
+            # place names are known for (长宁 chang, 闵行 hang, 重固 chong, 莘庄 xin)
+            for a, b in zip(span, surface):
+                if a == b:
+                    continue
+                kb = char_keys(b) if b in _PLACE_HETERONYMS else char_keys(b)[:1]
+                if char_keys(a)[0] not in kb:
+                    return None
             if kind in ("compound", "village", "landmark"):
                 return None
             if len(surface) < 3 and not self._cue(text, i, j, strict=False):
@@ -346,10 +432,14 @@ class LocationExtractor:
         end = j >= len(text) or text[j] in _PUNCT
         return (b and (a or end)) if strict else (a or (b and end))
 
-    def _select(self, text: str, cands: list[_Mention]) -> list[_Mention]:
-        # longest first, then better match; mentions needing context are checked against the
-        # unconditional ones (金山石化: 石化 counts because 金山 precedes it)
-        cands.sort(key=lambda m: (-(m.end - m.start), -m.score, m.start))
+    def _select(self, text: str, cands: list[_Mention], district: str | None = None) -> list[_Mention]:
+        # longest and best first (length x match score); mentions needing context are checked
+        # against the unconditional ones (金山石化: 石化 counts because 金山 precedes it). With a
+        # district known, misheard names must lie in it (重宁区 is 崇明区 when 城桥镇 is said).
+        if district:
+            cands = [m for m in cands if m.match == "exact" or m.kind == "landmark"
+                     or any(district in p.districts for p in m.places)]
+        cands = sorted(cands, key=lambda m: (-(m.end - m.start) * m.score, -m.score, m.start))
         taken = bytearray(len(text) + 1)
         chosen: list[_Mention] = []
         deferred: list[_Mention] = []
@@ -475,20 +565,19 @@ class LocationExtractor:
             first = ms[0]
             return PlaceMatch(name, "road", round(min(0.99, conf), 3), (first.start, first.end), cands)
         # a road the gazetteer does not know: a name ending 路/大道 with a place cue before it
-        taken = [(m.start, m.end) for m in mentions]
-        for mt in _GENERIC_ROAD_RE.finditer(text):
-            s, e = mt.start(1), mt.end(1)
-            word = mt.group(1)
-            while word and word[0] in _STOP_PREFIX:
-                word, s = word[1:], s + 1
+        blocked = {k for m in mentions for k in range(m.start, m.end)}
+        ends = {m.end for m in mentions}
+        for mt in _ROAD_SUFFIX_RE.finditer(text):
+            e = mt.end()
+            if mt.start() in blocked or re.match(r"[口段]", text[e:e + 1]):
+                continue
+            s_ = _name_before(text, mt.start(), 4, blocked)
+            word = text[s_:e]
             if len(word) < 3 or word in _NOT_ROAD_WORDS or word[-2:] in _NOT_ROAD_WORDS:
                 continue
-            if any(ts < e and s < te for ts, te in taken):
-                continue
-            prev = text[max(0, s - 2):s]
-            after_place = any(te == s for ts, te in taken)
-            if after_place or any(prev.endswith(c) for c in ("在", "到", "住", "近", "靠近", "是", "，")):
-                return PlaceMatch(word, "road", 0.5, (s, e), [])
+            prev = text[max(0, s_ - 2):s_]
+            if s_ in ends or any(prev.endswith(c) for c in ("在", "到", "住", "近", "靠近", "是", "，")):
+                return PlaceMatch(word, "road", 0.5, (s_, e), [])
         return None
 
     def _numbers_after(self, text: str, end: int) -> tuple[str, int] | None:
@@ -586,21 +675,16 @@ class LocationExtractor:
         for m in mentions:
             if m.kind in ("compound", "village") and (district is None or any(district in p.districts for p in m.places)):
                 found[m.surface].append((m.start, m.end))
-        taken = [(m.start, m.end) for m in mentions if not m.has("compound") and not m.has("village")]
-        ends = {m.end for m in mentions}
-        for mt in _GENERIC_COMPOUND_RE.finditer(text):
-            s, e = mt.start(1), mt.end(1)
-            word = mt.group(1)
-            while word and word[0] in _STOP_PREFIX:
-                word, s = word[1:], s + 1
-            if len(word) < 3 or word.startswith(_NOT_COMPOUND_PREFIX) or word.endswith("小区") and len(word) < 4:
+        blocked = {k for m in mentions if not (m.has("compound") or m.has("village"))
+                   for k in range(m.start, m.end)}
+        for mt in _COMPOUND_SUFFIX_RE.finditer(text):
+            if mt.start() in blocked:
                 continue
-            if any(ts < e and s < te for ts, te in taken):
+            s_ = _name_before(text, mt.start(), 4, blocked)
+            word = text[s_:mt.end()]
+            if len(word) < 3 or word.startswith(_NOT_COMPOUND_PREFIX) or (word.endswith("小区") and len(word) < 4):
                 continue
-            prev = text[max(0, s - 1):s]
-            if prev and prev not in "叫是在住，,、的" and prev not in _PUNCT and s not in ends:
-                continue
-            found[word].append((s, e))
+            found[word].append((s_, mt.end()))
         if not found:
             return None
         name, spans = max(found.items(), key=lambda kv: (len(kv[1]), -kv[1][0][0]))
