@@ -80,6 +80,7 @@ class _Mention:
     score: float
     weight: float = 0.0
     station: bool = False   # name used as a station (南京西路地铁站): no road/street for address
+    needs_district: bool = False   # too weak alone: only counts inside an already-found district
 
     @property
     def kind(self) -> str:
@@ -97,7 +98,8 @@ class _Mention:
 
 
 _MATCH_SCORE = {"exact": 1.0, "homophone": 0.85, "merged": 0.7, "near": 0.55}
-_NEAR_MIN_LEN = {"district": 3, "street": 5, "road": 5}   # shorter roads one syllable off: too many
+# below these lengths a name one syllable off is only taken once the district is known and holds it
+_NEAR_MIN_LEN = {"district": 3, "street": 5, "road": 5}
 _NEAR_SUFFIX = set("区路镇道街")
 _PLACE_HETERONYMS = set("长行重莘六堡泾曾厦朝藏乐")
 _NEAR_MAX_LEN = 8
@@ -105,7 +107,8 @@ _KIND_VOTE = {"district": 1.0, "street": 0.9, "landmark": 0.8, "road": 0.6, "com
               "village": 0.4}
 _READBACK_RE = re.compile(r"对吗|是吗|对吧|是吧|核实|确认|重复一下|记录|转交|转给|派单")
 _CUE_BEFORE = ("住在", "在", "住", "到", "去", "靠近", "近", "来自", "是")
-_CUE_AFTER = ("这边", "那边", "那里", "这里", "附近", "一带", "地区", "街道", "镇", "那块", "这块")
+_CUE_AFTER = ("这边", "那边", "那里", "这里", "附近", "一带", "地区", "街道", "镇", "那块", "这块", "地铁",
+              "站", "那站", "这站")
 _PUNCT = set("，。、？！；：,.?!;: \n")
 _STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站|地铁|站)")
 _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
@@ -378,9 +381,11 @@ class LocationExtractor:
                                 if not any(_share_sound(x, y) for x in tk for y in nk):
                                     continue
                             aliases = [a for a in g.aliases[surface] if not a.short
-                                       and L >= _NEAR_MIN_LEN.get(a.place.kind, 99)]
+                                       and a.place.kind in _NEAR_MIN_LEN]
                             if aliases and (i, j + 1) not in full:
-                                out.append(_Mention(i, j + 1, surface, aliases, "near", _MATCH_SCORE["near"]))
+                                weak = L < min(_NEAR_MIN_LEN[a.place.kind] for a in aliases)
+                                out.append(_Mention(i, j + 1, surface, aliases, "near",
+                                                    _MATCH_SCORE["near"], needs_district=weak))
         return out
 
     def _judge(self, text: str, i: int, j: int, surface: str) -> _Mention | None:
@@ -408,8 +413,6 @@ class LocationExtractor:
                 if char_keys(a)[0] not in kb:
                     return None
             if kind in ("compound", "village", "landmark"):
-                return None
-            if len(surface) < 3 and not self._cue(text, i, j, strict=False):
                 return None
             if len(surface) >= 3 and not any(a == b for a, b in zip(span, surface)):
                 return None
@@ -439,6 +442,8 @@ class LocationExtractor:
         if district:
             cands = [m for m in cands if m.match == "exact" or m.kind == "landmark"
                      or any(district in p.districts for p in m.places)]
+        else:
+            cands = [m for m in cands if not m.needs_district]
         cands = sorted(cands, key=lambda m: (-(m.end - m.start) * m.score, -m.score, m.start))
         taken = bytearray(len(text) + 1)
         chosen: list[_Mention] = []
@@ -446,8 +451,9 @@ class LocationExtractor:
         for m in cands:
             if any(taken[m.start:m.end]):
                 continue
-            if any(a.common for a in m.aliases) and all(a.short for a in m.aliases):
-                deferred.append(m)
+            if (len(m.surface) <= 2 and m.match != "exact") or (
+                    all(a.short for a in m.aliases) and any(a.common for a in m.aliases)):
+                deferred.append(m)      # everyday word or misheard 2-character name: needs context
                 continue
             chosen.append(m)
             for k in range(m.start, m.end):
@@ -456,7 +462,8 @@ class LocationExtractor:
             if any(taken[m.start:m.end]):
                 continue
             adjacent = any(o.kind in ("district", "street") and 0 <= m.start - o.end <= 1 for o in chosen)
-            if adjacent or self._cue(text, m.start, m.end, strict=True):
+            strict = any(a.common for a in m.aliases)
+            if adjacent or self._cue(text, m.start, m.end, strict=strict):
                 chosen.append(m)
                 for k in range(m.start, m.end):
                     taken[k] = 1
