@@ -14,6 +14,8 @@ from pathlib import Path
 
 from pypinyin import lazy_pinyin
 
+from nlp.pinyin import char_keys
+
 DATA = Path(__file__).resolve().parent / "data" / "names.json"
 
 
@@ -51,6 +53,9 @@ def _tables() -> _NameTables:
     by_py: dict[str, str] = {}
     for ch in s:  # most common first: the first surname with a pinyin wins the homophone tie
         by_py.setdefault(lazy_pinyin(ch)[0], ch)
+    for ch in s:  # then ASR-tolerant keys (陈 ← 尘 chen, 曹 ← 吵 chao→cao)
+        for k in char_keys(ch):
+            by_py.setdefault("~" + k, ch)
     return _NameTables(
         surnames=s, rank={c: i for i, c in enumerate(s)}, compound=tuple(d.get("compound", [])),
         descriptions=dict(d.get("descriptions", {})),
@@ -67,6 +72,12 @@ _SAY_SURNAME = re.compile(rf"(?:免贵|我|本人|我们)?姓([{_CJK}]{{1,2}})")
 _NOT_SURNAME_AFTER_XING = set("名氏啥什哪么")
 _SPELL = re.compile(rf"([{_CJK}]{{1,3}})的([{_CJK}])")        # 施工的施 / 照顾的顾
 _PRE_OK = set("的好谢问位请叫是您跟让给找")
+# words that stand before a title without being a name (我先生, 这位女士, 好的先生)
+_NEVER_SURNAME = set("我你您他她它这那哪位个的是了和跟给让叫请问好谢老小大各两一诸们嗯啊呢吧呀哦喂对")
+_ASKED = ("贵姓", "称呼", "怎么叫", "姓什么")
+_XING = "xin"                      # merged key of 姓 (xing): ASR writes 信/幸/行/星 for it
+_MALE_KEYS = (("xian", "xin"), ("sen",))          # 先生 and near-homophones (行生, 仙生)
+_FEMALE_KEYS = (("lv", "nv"), ("si",))            # 女士
 
 
 def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
@@ -79,9 +90,14 @@ def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
         return None
     if ch in t.rank:
         return ch, 1.0
+    if ch in _NEVER_SURNAME:
+        return None
     py = lazy_pinyin(ch)[0]
     if py in t.by_pinyin:  # ASR wrote a homophone (洲 for 周)
         return t.by_pinyin[py], 0.6
+    for k in char_keys(ch):  # a near-homophone (尘 for 陈)
+        if "~" + k in t.by_pinyin:
+            return t.by_pinyin["~" + k], 0.5
     return None
 
 
@@ -138,15 +154,44 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
             if not got or len(got[0]) != n:
                 continue
             sur, q = got
-            if q < 1.0:
-                continue  # a title after a non-surname word (我先生, 这位女士) is not a name
             prev = text[i - 1] if i > 0 else ""
+            if q < 1.0 and (n != 1 or re.match(rf"[{_CJK}]", prev or "，") and prev not in _PRE_OK):
+                continue  # a homophone counts only as a word of its own (，琉先生)
             if sur in t.ambiguous and re.match(rf"[{_CJK}]", prev or "，") and prev not in _PRE_OK:
                 continue
             if prev == "老" or prev == "小":
                 continue  # 小王先生? rare; 老X is a nickname, not what the ticket records
-            hits.append(_NameHit(sur, 0.85, (i, m.end()), _title_gender(title, t)))
+            hits.append(_NameHit(sur, 0.85 * q, (i, m.end()), _title_gender(title, t)))
             break
+    # 3. the reply to 您贵姓: 姓 misheard (信陈 / 行动), or a title misheard (周行生)
+    pos = 0
+    lines = text.split("\n")
+    for li, line in enumerate(lines):
+        start = pos
+        pos += len(line) + 1
+        if li == 0 or not any(a in lines[li - 1] for a in _ASKED):
+            continue
+        j = start
+        while j < start + len(line) and (text[j] in "我嗯哦呃，,、 " or text[j:j + 2] == "免贵"):
+            j += 2 if text[j:j + 2] == "免贵" else 1
+        if j + 1 < start + len(line) and text[j] != "姓" and _XING in char_keys(text[j]):
+            got = _surname_at(text, j + 1, t)
+            if got:
+                hits.append(_NameHit(got[0], 0.5 * got[1], (j + 1, j + 1 + len(got[0]))))
+    for i in range(len(text) - 2):
+        got = _surname_at(text, i, t)
+        if not got or len(got[0]) != 1:
+            continue
+        a, b = char_keys(text[i + 1]), char_keys(text[i + 2])
+        gender = None
+        if set(a) & set(_MALE_KEYS[0]) and set(b) & set(_MALE_KEYS[1]) and text[i + 1:i + 3] != "先生":
+            gender = "先生"
+        elif set(a) & set(_FEMALE_KEYS[0]) and set(b) & set(_FEMALE_KEYS[1]) and text[i + 1:i + 3] != "女士":
+            gender = "女士"
+        prev = text[i - 1] if i > 0 else ""
+        if gender and (not re.match(rf"[{_CJK}]", prev or "，") or prev in _PRE_OK or prev == "姓"):
+            # a misheard surname before a misheard title is only a gender hint (score 0)
+            hits.append(_NameHit(got[0], 0.5 if got[1] >= 1.0 else 0.0, (i, i + 3), gender))
     return hits
 
 
@@ -168,11 +213,17 @@ def extract_name(text: str) -> Entity | None:
         return None
     votes: dict[str, float] = {}
     for h in hits:
-        votes[h.surname] = votes.get(h.surname, 0.0) + h.score
+        if h.score > 0:
+            votes[h.surname] = votes.get(h.surname, 0.0) + h.score
+    if not votes:
+        return None
     ranked = sorted(votes.items(), key=lambda kv: -kv[1])
     best = ranked[0][0]
     mine = [h for h in hits if h.surname == best]
     genders = [h.gender for h in mine if h.gender]
+    if not genders:  # a misheard title right next to the name (信尘，神仙生 → 陈 + 先生)
+        genders = [h.gender for h in hits if h.gender and h.surname != best
+                   and any(abs(h.span[0] - m.span[1]) <= 4 for m in mine)]
     if genders:
         gender, gq = genders[-1], 1.0
     else:
@@ -255,10 +306,26 @@ def _looks_like_date(d: str) -> bool:
     return len(d) == 8 and d[:2] in ("19", "20") and 1 <= int(d[4:6]) <= 12 and 1 <= int(d[6:8]) <= 31
 
 
+_YAO_LIKE = {"yao", "yo", "you", "yu", "yi", "ya", "ye"}   # 幺 misheard as 于/有/要 before 3-9
+
+
+def _misheard_leading_one(text: str, run: list[_Group]) -> bool:
+    first = run[0]
+    digits = "".join(g.digits for g in run)
+    if len(digits) != 10 or digits[0] not in "3456789" or first.start == 0 or not first.spoken:
+        return False
+    return bool(set(lazy_pinyin(text[first.start - 1])) & _YAO_LIKE)
+
+
 def phone_candidates(text: str) -> list[Entity]:
     """Every valid phone number said in ``text``, in order of appearance."""
     out: list[Entity] = []
     for run in _phone_runs(text):
+        if _misheard_leading_one(text, run):
+            s0, e0 = run[0].start - 1, run[-1].end
+            if any(w in text[max(0, s0 - 16):s0] for w in _PHONE_WORDS):
+                out.append(Entity("1" + "".join(g.digits for g in run), 0.5, (s0, e0)))
+                continue
         # try the longest chain of whole groups first, at every start
         used_until = -1
         for a in range(len(run)):

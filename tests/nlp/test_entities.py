@@ -90,3 +90,27 @@ def test_last_number_wins_and_repeat_raises_confidence():
     single = extract_phone("不对，是13816572093。")
     assert got.confidence > single.confidence
     assert [c.value for c in phone_candidates(text)] == ["13816572039", "13816572093", "13816572093"]
+
+
+# ---- what 8 kHz Whisper really writes (dev calls decoded by the pipeline) ----------------------
+@pytest.mark.parametrize("text, want", [
+    ("您怎么称呼，联系电话是多少？\n信尘，神仙生，话是13816572039", "陈先生"),     # 姓陈，陈先生
+    ("您贵姓\n信留，留心声，片话是159\n琉先生，我们会转交", "刘先生"),          # 姓刘 … 刘先生
+    ("我姓周周行生\n周先生，我们会尽快转交处理。", "周先生"),
+    ("您贵姓\n信谁，神女士的电话", "沈女士"),
+])
+def test_caller_name_from_asr(text, want):
+    got = extract_name(text)
+    assert got is not None and got.value == want
+    assert 0 < got.confidence <= 0.99
+
+
+@pytest.mark.parametrize("text", ["这位女士，您别急。", "好的，先生，感谢您的建议。", "对，先生您说。"])
+def test_no_name_from_bare_titles(text):
+    assert extract_name(text) is None
+
+
+def test_phone_with_misheard_leading_one():
+    got = extract_phone("神女士的电话于三九一七零四六六二八？")
+    assert got is not None and got.value == "13917046628" and got.confidence <= 0.5
+    assert extract_phone("一共于三九一七零四六六二八") is None    # no phone word: not taken
