@@ -18,7 +18,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from nlp.gazetteer import Alias, Gazetteer, Place
-from nlp.pinyin import char_keys, plain_equal
+from nlp.pinyin import char_keys, char_plain, merge_syllable, plain_equal
 
 # ----------------------------------------------------------------------------- data shapes
 
@@ -101,7 +101,11 @@ _MATCH_SCORE = {"exact": 1.0, "homophone": 0.85, "merged": 0.7, "near": 0.55}
 # below these lengths a name one syllable off is only taken once the district is known and holds it
 _NEAR_MIN_LEN = {"district": 3, "street": 5, "road": 5}
 _NEAR_SUFFIX = set("区路镇道街")
-_PLACE_HETERONYMS = set("长行重莘六堡泾曾厦朝藏乐")
+# how these characters are read inside place names (长宁 chang, 闵行 hang, 重固 chong, 莘庄 xin);
+# other name characters must be heard with their usual reading
+_PLACE_READINGS = {"长": ("chang", "zhang"), "行": ("hang", "xing"), "重": ("chong", "zhong"),
+                   "莘": ("xin",), "六": ("lu", "liu"), "堡": ("bao",), "曾": ("zeng", "ceng"),
+                   "厦": ("xia", "sha"), "朝": ("chao", "zhao"), "乐": ("le", "yue")}
 _NEAR_MAX_LEN = 8
 _KIND_VOTE = {"district": 1.0, "street": 0.9, "landmark": 0.8, "road": 0.6, "compound": 0.5,
               "village": 0.4}
@@ -376,8 +380,8 @@ class LocationExtractor:
                                 continue
                             seen.add(surface)
                             if L == 3:   # short names: the odd syllable must share initial or final
-                                tk = set(keys[i + p])
-                                nk = set(char_keys(surface[p]))
+                                tk = char_plain(text[i + p])[:1]
+                                nk = _PLACE_READINGS.get(surface[p]) or char_plain(surface[p])[:1]
                                 if not any(_share_sound(x, y) for x in tk for y in nk):
                                     continue
                             aliases = [a for a in g.aliases[surface] if not a.short
@@ -409,7 +413,8 @@ class LocationExtractor:
             for a, b in zip(span, surface):
                 if a == b:
                     continue
-                kb = char_keys(b) if b in _PLACE_HETERONYMS else char_keys(b)[:1]
+                kb = tuple(merge_syllable(r) for r in _PLACE_READINGS[b]) if b in _PLACE_READINGS \
+                    else char_keys(b)[:1]
                 if char_keys(a)[0] not in kb:
                     return None
             if kind in ("compound", "village", "landmark"):
@@ -461,7 +466,8 @@ class LocationExtractor:
         for m in deferred:
             if any(taken[m.start:m.end]):
                 continue
-            adjacent = any(o.kind in ("district", "street") and 0 <= m.start - o.end <= 1 for o in chosen)
+            adjacent = any(o.kind in ("district", "street") and (
+                m.start == o.end or (m.start - o.end == 1 and text[o.end] in _PUNCT)) for o in chosen)
             strict = any(a.common for a in m.aliases)
             if adjacent or self._cue(text, m.start, m.end, strict=strict):
                 chosen.append(m)
