@@ -74,10 +74,10 @@ _SPELL = re.compile(rf"([{_CJK}]{{1,3}})的([{_CJK}])")        # 施工的施 / 
 _PRE_OK = set("的好谢问位请叫是您跟让给找")
 # words that stand before a title without being a name (我先生, 这位女士, 好的先生)
 _NEVER_SURNAME = set("我你您他她它这那哪位个的是了和跟给让叫请问好谢老小大各两一诸们嗯啊呢吧呀哦喂对")
-_ASKED = ("贵姓", "称呼", "怎么叫", "姓什么")
-_XING = "xin"                      # merged key of 姓 (xing): ASR writes 信/幸/行/星 for it
-_MALE_KEYS = (("xian", "xin"), ("sen",))          # 先生 and near-homophones (行生, 仙生)
-_FEMALE_KEYS = (("lv", "nv"), ("si",))            # 女士
+_XING = ("xin", "xian")            # merged keys of 姓 (xing) as ASR writes it: 信/幸/行/性/新, 先/现
+_ASKED_RE = re.compile(r"贵[姓性心信幸星兴新尽]|称呼|怎么叫|姓什么")   # 您贵姓, as ASR writes it too
+_MALE_KEYS = (("xian", "xin"), ("sen",))          # 先生 and near-homophones (行生, 仙生, 现生)
+_FEMALE_KEYS = (("lv", "nv", "li"), ("si",))      # 女士 and near-homophones (你是 after a name)
 
 
 def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
@@ -166,15 +166,17 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
     # 3. the reply to 您贵姓: 姓 misheard (信陈 / 行动), or a title misheard (周行生)
     pos = 0
     lines = text.split("\n")
+    zone: list[tuple[int, int]] = []     # the two lines after the operator asks the name
     for li, line in enumerate(lines):
         start = pos
         pos += len(line) + 1
-        if li == 0 or not any(a in lines[li - 1] for a in _ASKED):
+        if li == 0 or not _ASKED_RE.search(lines[li - 1]):
             continue
+        zone.append((start, start + len(line) + 1 + len(lines[li + 1]) if li + 1 < len(lines) else pos))
         j = start
         while j < start + len(line) and (text[j] in "我嗯哦呃，,、 " or text[j:j + 2] == "免贵"):
             j += 2 if text[j:j + 2] == "免贵" else 1
-        if j + 1 < start + len(line) and text[j] != "姓" and _XING in char_keys(text[j]):
+        if j + 1 < start + len(line) and text[j] != "姓" and set(_XING) & set(char_keys(text[j])):
             got = _surname_at(text, j + 1, t)
             if got:
                 hits.append(_NameHit(got[0], 0.5 * got[1], (j + 1, j + 1 + len(got[0]))))
@@ -189,9 +191,13 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
         elif set(a) & set(_FEMALE_KEYS[0]) and set(b) & set(_FEMALE_KEYS[1]) and text[i + 1:i + 3] != "女士":
             gender = "女士"
         prev = text[i - 1] if i > 0 else ""
+        in_zone = any(a <= i < b for a, b in zone)
+        if gender == "女士" and "li" in a and not in_zone:
+            continue  # 你是 is a title only right after the name was asked
         if gender and (not re.match(rf"[{_CJK}]", prev or "，") or prev in _PRE_OK or prev == "姓"):
-            # a misheard surname before a misheard title is only a gender hint (score 0)
-            hits.append(_NameHit(got[0], 0.5 if got[1] >= 1.0 else 0.0, (i, i + 3), gender))
+            # outside the reply to 您贵姓 a misheard surname + misheard title is only a gender hint
+            score = 0.5 if got[1] >= 1.0 else (0.3 * got[1] if in_zone else 0.0)
+            hits.append(_NameHit(got[0], score, (i, i + 3), gender))
     return hits
 
 

@@ -55,6 +55,8 @@ def _readback(lines: list[str], anchors: list[str]) -> str | None:
             if not any(a and a in body for a in anchors):
                 continue
             body = _READBACK_TAIL.sub("", body)
+            # a misheard 我核实一下 / 跟您核实一下 left in front (我和时依下，)
+            body = re.sub(r"^(?:我|跟您|给您)[^，,]{1,5}[，,]", "", body)
             body = re.sub(r"^(?:您(?:是)?(?:反映|建议|投诉|举报)的?是?)", "", body)
             body = re.sub(r"[，,]\s*您(?:是)?(?:建议|希望|是想|想要?)", "，", body)
             body = _clip(body)
