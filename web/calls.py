@@ -493,6 +493,9 @@ class CallRegistry:
             return existing
         if params["resume_from"] is not None and call_id:
             raise ProtocolError("unknown_call", f"call {call_id} is not live any more (ended or grace period over)")
+        if call_id and await self.lookup_ticket_id(call_id) is not None:
+            # a finished call (or one from before a restart): its ticket must not be overwritten
+            raise ProtocolError("call_exists", f"call {call_id} already has a ticket; start a new call without call_id")
         if self.live >= self.options.max_live_calls:
             raise ProtocolError("busy", "too many live calls on this server")
         if not call_id:

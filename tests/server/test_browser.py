@@ -70,6 +70,11 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             page = browser.new_page(viewport={"width": 1440, "height": 900})
             page.on("console", lambda m: print("console:", m.type, m.text))
             page.goto(f"{srv.url}/")
+            page.wait_for_selector("#login", state="visible")
+            assert not page.is_visible("#app"), "nothing but the login before a token is given"
+            page.fill("#token-input", "hl_wrong")
+            page.click("#login-btn")
+            page.wait_for_function("document.getElementById('login-msg').textContent.includes('令牌无效')")
             page.fill("#token-input", admin_token)
             page.click("#login-btn")
             page.wait_for_selector("#start-call:not([disabled])", state="visible")
@@ -99,7 +104,11 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
                                          "address": page.input_value("#f-address")})
             assert district == label["district"]  # 杨浦区
             assert category == label["category"]  # road_obstruction
-            page.screenshot(path=str(DOCS_IMG / "console-final.png"))
+            # hovering a prefilled field marks its evidence in the transcript
+            page.hover("#row-district")
+            page.wait_for_selector("mark.evidence", timeout=5_000)
+            assert page.inner_text("mark.evidence").strip()
+            page.mouse.move(0, 0)
 
             page.click("#submit-ticket")
             page.wait_for_function("document.getElementById('submit-msg').textContent.includes('已提交')",

@@ -176,3 +176,14 @@ def test_slow_client_does_not_stall_other_calls(make_app, fake_pipeline, operato
     slow.send_json({"type": "end"})
     slow.until(lambda m: m["type"] == "draft" and m["final"], timeout=30)
     assert [m["id"] for m in slow.of_type("final")] == list(range(200))
+
+
+def test_new_call_cannot_reuse_the_id_of_a_stored_ticket(make_app, fake_pipeline, store, operator_token,
+                                                         live_server, ws_client):
+    tid = store.upsert_draft({"call_id": "t-old", "transcript": "旧通话", "summary": "旧工单"})
+    store.submit(tid)
+    srv = live_server(make_app(fake_pipeline))
+    c = ws_client(f"{srv.ws_url}/ws/call?token={operator_token}")
+    c.send_json(hello(call_id="t-old"))
+    assert c.recv()["code"] == "call_exists"
+    assert store.get(tid)["transcript"] == "旧通话" and "t-old" not in fake_pipeline.sessions

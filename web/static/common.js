@@ -17,8 +17,10 @@ const Hotline = (() => {
     const resp = await fetch(path, opts);
     if (resp.status === 401) {
       setToken(null);
-      showLogin("登录已失效，请重新输入令牌");
-      throw new Error("未登录");
+      showLogin("令牌无效或已失效，请重新登录");
+      const err = new Error("令牌无效或已失效");
+      err.status = 401;
+      throw err;
     }
     const text = await resp.text();
     const data = text ? JSON.parse(text) : null;
@@ -76,7 +78,7 @@ const Hotline = (() => {
       if (onLogin) onLogin(me);
       return true;
     } catch (e) {
-      showLogin(token() ? "令牌无效：" + e.message : "");
+      showLogin(e.status === 401 ? "令牌无效，请检查后重试" : "无法连接服务器：" + e.message);
       return false;
     }
   }

@@ -118,18 +118,33 @@ function renderDraft(ticket) {
       }
     }
   }
-  const dl = ticket.deadlines || {};
-  const box = document.getElementById("deadline");
-  if (dl.resolve_by || dl.response_by) {
-    box.textContent = "";
-    box.append(el("strong", {}, "可告知市民："),
-      dl.response_by ? `${Hotline.fmtTime(dl.response_by)} 前首次联系；` : "",
-      dl.resolve_by ? `${Hotline.fmtTime(dl.resolve_by)} 前办结。` : "");
-  }
+  if (!state.storeDeadlines) showDeadline(ticket.deadlines || {}, false);
   if (Array.isArray(ticket.kb_ids) && ticket.kb_ids.length && ticket.kb_ids.join() !== state.kbShown) {
     state.kbShown = ticket.kb_ids.join();
     showKbIds(ticket.kb_ids);
   }
+}
+
+// The store's provisional deadlines (working-day calendar, Shanghai time) win over the draft's.
+function showDeadline(dl, fromStore) {
+  const box = document.getElementById("deadline");
+  if (!dl.resolve_by && !dl.response_by) return;
+  box.textContent = "";
+  box.append(el("strong", {}, "可告知市民："),
+    dl.response_by ? `${Hotline.fmtTime(dl.response_by)} 前首次联系；` : "",
+    dl.resolve_by ? `${Hotline.fmtTime(dl.resolve_by)} 前办结` : "",
+    fromStore ? "（派单后按工作日重新计算）" : "（预估）");
+}
+
+async function refreshStoreDeadlines() {
+  if (!state.ticketId) return;
+  try {
+    const t = await api("GET", `/api/tickets/${state.ticketId}`);
+    if (t.response_by || t.resolve_by) {
+      state.storeDeadlines = true;
+      showDeadline({ response_by: t.response_by, resolve_by: t.resolve_by }, true);
+    }
+  } catch (e) { /* keep the draft's estimate */ }
 }
 
 // ---------------------------------------------------------------- transcript
@@ -294,7 +309,7 @@ function onMessage(ws, msg) {
       if (msg.ticket_id) setTicketId(msg.ticket_id);
       renderDraft(msg.ticket);
       if (msg.final) onFinalDraft(msg);
-      else maybeRelated();
+      else { maybeRelated(); if (!state.storeDeadlines) refreshStoreDeadlines(); }
       break;
     case "error":
       console.warn("server error", msg);
@@ -318,6 +333,7 @@ function onFinalDraft(msg) {
   status(`通话已结束，工单草稿已生成${typeof t === "number" ? `（挂机后 ${t.toFixed(1)} 秒）` : ""}`);
   document.getElementById("start-call").disabled = false;
   maybeRelated(true);
+  refreshStoreDeadlines();
   if (state.ws) state.ws.close();
   state.ws = null;
 }
@@ -358,7 +374,9 @@ async function stopCall() {
 function resetCall() {
   clearTimeout(state.reconnectTimer);
   Object.assign(state, { callId: null, lastFinalId: null, finals: new Map(), draft: null, ticketId: null,
-    edited: new Set(), submitted: false, pending: [], ending: false, finalReceived: false, kbShown: "" });
+    edited: new Set(), submitted: false, pending: [], ending: false, finalReceived: false, kbShown: "",
+    storeDeadlines: false });
+  document.getElementById("deadline").textContent = "时限：通话中预估，派单后按工作日计算";
   document.getElementById("segments").textContent = "";
   document.getElementById("ticket-ref").textContent = "";
   document.getElementById("call-id").textContent = "";
