@@ -60,6 +60,8 @@ class Gazetteer:
     provenance: dict
     landmarks: dict[str, Place] = field(default_factory=dict)
     not_places: tuple[str, ...] = ()
+    # 2-char names: characters that make an everyday word with them (before, after)
+    boundary: dict[str, tuple[str, str]] = field(default_factory=dict)
     key_index: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
     key_prefixes: set[tuple[str, ...]] = field(default_factory=set)
     # one-syllable-off index for full names with a place suffix (同民区 -> 崇明区):
@@ -127,7 +129,8 @@ class Gazetteer:
             add(p.name, p)
         g = cls(districts, streets, roads, compounds, aliases,
                 tuple(data.get("outside_places", ())), data.get("provenance", {}),
-                landmarks=landmarks, not_places=tuple(data.get("not_places", ())))
+                landmarks=landmarks, not_places=tuple(data.get("not_places", ())),
+                boundary={k: (v[0], v[1]) for k, v in data.get("boundary", {}).items()})
         cached = data.get("pinyin", {})
         for surface in aliases:
             keys = cached.get(surface) or name_keys(surface)

@@ -423,6 +423,10 @@ class LocationExtractor:
                 return None
             if kind == "road" and span[-1] != surface[-1]:
                 return None
+            # only the suffix misheard after an everyday word (建设正 is not 建设镇)
+            stem = surface[:-2] if surface.endswith("街道") else surface[:-1]
+            if span.startswith(stem) and any(a.common for a in self.gaz.aliases.get(stem, ())):
+                return None
         score = _MATCH_SCORE[match]
         if any(a.short for a in aliases):
             score *= 0.95 if match == "exact" else 0.9
@@ -456,7 +460,7 @@ class LocationExtractor:
         for m in cands:
             if any(taken[m.start:m.end]):
                 continue
-            if (len(m.surface) <= 2 and m.match != "exact") or (
+            if (len(m.surface) <= 2 and (m.match != "exact" or self._inside_word(text, m))) or (
                     all(a.short for a in m.aliases) and any(a.common for a in m.aliases)):
                 deferred.append(m)      # everyday word or misheard 2-character name: needs context
                 continue
@@ -475,6 +479,12 @@ class LocationExtractor:
                     taken[k] = 1
         chosen.sort(key=lambda m: m.start)
         return chosen
+
+    def _inside_word(self, text: str, m: _Mention) -> bool:
+        b = self.gaz.boundary.get(m.surface)
+        if not b:
+            return False
+        return (m.start > 0 and text[m.start - 1] in b[0]) or (m.end < len(text) and text[m.end] in b[1])
 
     def _vote(self, mentions: list[_Mention]) -> tuple[str | None, float, list[dict]]:
         score: dict[str, float] = defaultdict(float)
@@ -582,14 +592,14 @@ class LocationExtractor:
         ends = {m.end for m in mentions}
         for mt in _ROAD_SUFFIX_RE.finditer(text):
             e = mt.end()
-            if mt.start() in blocked or re.match(r"[口段]", text[e:e + 1]):
+            if mt.start() in blocked or re.match(r"[口段面军程线费灯况人过径边费由数子]", text[e:e + 1]):
                 continue
             s_ = _name_before(text, mt.start(), 4, blocked)
             word = text[s_:e]
             if len(word) < 3 or word in _NOT_ROAD_WORDS or word[-2:] in _NOT_ROAD_WORDS:
                 continue
             prev = text[max(0, s_ - 2):s_]
-            if s_ in ends or any(prev.endswith(c) for c in ("在", "到", "住", "近", "靠近", "是", "，")):
+            if s_ in ends or any(prev.endswith(c) for c in ("在", "到", "住", "近", "靠近")):
                 return PlaceMatch(word, "road", 0.5, (s_, e), [])
         return None
 

@@ -228,6 +228,23 @@ def build(tarball: Path) -> dict:
         surfaces.update(s["short"])
     surfaces.update(roads)
     surfaces.update(c["name"] for c in compounds.values())
+    # 2-character names inside everyday words (加重固有 holds 重固): characters that form a common
+    # word with the name's first character before it, or with its last character after it
+    two = {x for x in surfaces if len(x) == 2}
+    before: dict[str, set[str]] = defaultdict(set)
+    after: dict[str, set[str]] = defaultdict(set)
+    for w, f in jfreq.items():
+        if len(w) != 2 or f < JIEBA_COMMON_FREQ:
+            continue
+        for x in two:
+            if w[1] == x[0] and w != x:
+                before[x].add(w[0])
+            if w[0] == x[1] and w != x:
+                after[x].add(w[1])
+    placey_after, placey_before = set("站路街道边区镇新那这里"), set("在到住去是的从")  # still a place
+    boundary = {x: ["".join(sorted(before[x] - placey_before)), "".join(sorted(after[x] - placey_after))]
+                for x in sorted(two)}
+
     pinyin = {}
     for name in sorted(surfaces):
         keys = name_keys(name)
@@ -254,6 +271,7 @@ def build(tarball: Path) -> dict:
         "landmarks": landmarks,
         "outside_places": curated["outside_places"]["names"],
         "not_places": curated["not_places"]["words"],
+        "boundary": boundary,
         "pinyin": pinyin,
     }
 
