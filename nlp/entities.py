@@ -80,17 +80,13 @@ _MALE_KEYS = (("xian", "xin"), ("sen",))          # 先生 and near-homophones (
 _FEMALE_KEYS = (("lv", "nv", "li"), ("si",))      # 女士 and near-homophones (你是 after a name)
 
 
-def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
-    """Surname starting at text[i] (compound first); homophones map to the commonest surname."""
-    two = text[i:i + 2]
-    if two in t.compound:
-        return two, 1.0
-    ch = text[i:i + 1]
-    if not ch or not re.match(rf"[{_CJK}]", ch):
-        return None
+@lru_cache(maxsize=20000)
+def _surname_of_char(ch: str) -> tuple[str, float] | None:
+    """(surname, quality) a single character stands for: itself, or the commonest homophone."""
+    t = _tables()
     if ch in t.rank:
         return ch, 1.0
-    if ch in _NEVER_SURNAME:
+    if not re.match(rf"[{_CJK}]", ch) or ch in _NEVER_SURNAME:
         return None
     py = lazy_pinyin(ch)[0]
     if py in t.by_pinyin:  # ASR wrote a homophone (洲 for 周)
@@ -99,6 +95,15 @@ def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
         if "~" + k in t.by_pinyin:
             return t.by_pinyin["~" + k], 0.5
     return None
+
+
+def _surname_at(text: str, i: int, t: _NameTables) -> tuple[str, float] | None:
+    """Surname starting at text[i] (compound first); homophones map to the commonest surname."""
+    two = text[i:i + 2]
+    if two in t.compound:
+        return two, 1.0
+    ch = text[i:i + 1]
+    return _surname_of_char(ch) if ch else None
 
 
 def _title_gender(title: str, t: _NameTables) -> str | None:
@@ -181,10 +186,13 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
             if got:
                 hits.append(_NameHit(got[0], 0.5 * got[1], (j + 1, j + 1 + len(got[0]))))
     for i in range(len(text) - 2):
+        b = char_keys(text[i + 2])
+        if "sen" not in b and "si" not in b:
+            continue  # cheap test first: the title's second syllable
+        a = char_keys(text[i + 1])
         got = _surname_at(text, i, t)
         if not got or len(got[0]) != 1:
             continue
-        a, b = char_keys(text[i + 1]), char_keys(text[i + 2])
         gender = None
         if set(a) & set(_MALE_KEYS[0]) and set(b) & set(_MALE_KEYS[1]) and text[i + 1:i + 3] != "先生":
             gender = "先生"

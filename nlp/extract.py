@@ -22,6 +22,7 @@ from nlp.taxonomy import Taxonomy
 log = logging.getLogger(__name__)
 
 CLASSIFY_EVERY_CHARS = 80   # rerun the classifier during the call once this much new text arrived
+CLASSIFY_SURE = 0.9         # ... or three times as much once the category is this sure
 KB_TOP = 3
 
 
@@ -256,7 +257,9 @@ class Extractor:
         clf = self.res.classifier
         if clf is None:
             return None
-        if final or self._cls is None or len(text) - self._classified_len >= CLASSIFY_EVERY_CHARS:
+        grown = len(text) - self._classified_len
+        sure = self._cls is not None and (getattr(self._cls, "category_confidence", 0) or 0) >= CLASSIFY_SURE
+        if final or self._cls is None or grown >= (CLASSIFY_EVERY_CHARS * 3 if sure else CLASSIFY_EVERY_CHARS):
             if text != self._cls_text:
                 self._cls = clf.predict(text)
                 self._cls_text = text
