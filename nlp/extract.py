@@ -283,6 +283,7 @@ class Extractor:
             if loc is not None and raw:
                 pass
         d.transcript = text
+        remap = _offset_map(raw, text) if text != raw and len(text) != len(raw) else None
         if loc is not None:
             for name in ("district", "street", "road", "address", "landmark"):
                 pm = getattr(loc, name, None)
@@ -291,6 +292,8 @@ class Extractor:
                     setattr(d, name, v)
                     d.confidence[name] = round(_conf(pm, 0.8), 3)
                     sp = _span(pm)
+                    if sp and remap is not None:  # location spans index the text it was given
+                        sp = (remap(sp[0]), max(remap(sp[0]) + 1, remap(sp[1])))
                     if sp and sp[1] <= len(text):
                         d.evidence[name] = list(sp)
                     cs = _cands(pm)
@@ -386,6 +389,21 @@ class Extractor:
             d.confidence["summary"] = round(min(d.confidence.get("category", 0.5), 0.9), 3)
         d.timings = dict(self._draft.timings)
         return d
+
+
+def _offset_map(raw: str, text: str):
+    """Map character offsets of ``raw`` onto ``text`` (a corrected copy whose lengths differ)."""
+    import difflib
+
+    ops = difflib.SequenceMatcher(None, raw, text, autojunk=False).get_opcodes()
+
+    def f(i: int) -> int:
+        for _tag, a0, a1, b0, b1 in ops:
+            if a0 <= i < a1 or (i == a1 == len(raw)):
+                return min(b1, b0 + (i - a0)) if _tag == "equal" else (b0 if i == a0 else b1)
+        return len(text)
+
+    return f
 
 
 def _kb_query(text: str) -> str:

@@ -312,3 +312,18 @@ def test_address_equal(a, b, same):
 
 def test_normalize_address():
     assert normalize_address("上海市 杨浦区营口路，五百八十八号") == "杨浦区营口路588号"
+
+
+def test_spans_follow_a_correction_that_changes_length(fake_res):
+    class Lengthening(FakeLocator):
+        def extract(self, text):
+            raw_i = text.find("营口路")
+            loc = FakeLocation(corrected_text=text.replace("叫非越", "叫做非越"))
+            loc.road = FakePlace("营口路", "road", 0.9, (raw_i, raw_i + 3))
+            return loc
+
+    res = NlpResources(taxonomy=fake_res.taxonomy, locator=Lengthening())
+    text = "您好。\n健身房叫非越体育的，在营口路。"
+    d = extract_text(text, resources=res)
+    s, e = d.evidence["road"]
+    assert "叫做非越" in d.transcript and d.transcript[s:e] == "营口路"
