@@ -110,7 +110,7 @@ _NEAR_MAX_LEN = 8
 _KIND_VOTE = {"district": 1.0, "street": 0.9, "landmark": 0.8, "road": 0.6, "compound": 0.5,
               "village": 0.4}
 _READBACK_RE = re.compile(r"对吗|是吗|对吧|是吧|核实|确认|重复一下|记录|转交|转给|派单")
-_CUE_BEFORE = ("住在", "在", "住", "到", "去", "靠近", "近", "来自", "是")
+_CUE_BEFORE = ("住在", "在", "住", "到", "去", "靠近", "近", "来自")
 _CUE_AFTER = ("这边", "那边", "那里", "这里", "附近", "一带", "地区", "街道", "镇", "那块", "这块", "地铁",
               "站", "那站", "这站")
 _PUNCT = set("，。、？！；：,.?!;: \n")
@@ -217,11 +217,12 @@ class LocationExtractor:
         line_of, readback, n_lines = self._lines(text)
         blocked, res.outside = self._outside_spans(text)
         cands = self._candidates(text, blocked)
-        mentions = self._select(text, cands)
+        mentions = self._supported(self._select(text, cands))
         self._weigh(text, mentions, line_of, readback, n_lines)
-        district, dshare, dcands = self._vote(mentions)
+        # misheard streets/roads (merged sounds) do not decide the district on their own
+        district, dshare, dcands = self._vote(mentions, first=True)
         if district:
-            again = self._select(text, cands, district)
+            again = self._supported(self._select(text, cands, district))
             if [(m.start, m.surface) for m in again] != [(m.start, m.surface) for m in mentions]:
                 self._weigh(text, again, line_of, readback, n_lines)
                 mentions = again
@@ -387,7 +388,9 @@ class LocationExtractor:
                             aliases = [a for a in g.aliases[surface] if not a.short
                                        and a.place.kind in _NEAR_MIN_LEN]
                             if aliases and (i, j + 1) not in full:
-                                weak = L < min(_NEAR_MIN_LEN[a.place.kind] for a in aliases)
+                                # a street/road one syllable off only counts inside a district
+                                # found otherwise; a district one syllable off needs support
+                                weak = any(a.place.kind != "district" for a in aliases)
                                 out.append(_Mention(i, j + 1, surface, aliases, "near",
                                                     _MATCH_SCORE["near"], needs_district=weak))
         return out
@@ -480,22 +483,45 @@ class LocationExtractor:
         chosen.sort(key=lambda m: m.start)
         return chosen
 
+    @staticmethod
+    def _supported(mentions: list[_Mention]) -> list[_Mention]:
+        """A district heard one syllable off (同民区) counts only if something else names it too."""
+        out = []
+        for m in mentions:
+            if m.match == "near" and m.kind == "district":
+                d = m.places[0].name
+                if not any(o is not m and d in {x for p in o.places for x in p.districts}
+                           and (o.match != "near" or o.start != m.start) for o in mentions):
+                    continue
+            out.append(m)
+        return out
+
     def _inside_word(self, text: str, m: _Mention) -> bool:
         b = self.gaz.boundary.get(m.surface)
         if not b:
             return False
         return (m.start > 0 and text[m.start - 1] in b[0]) or (m.end < len(text) and text[m.end] in b[1])
 
-    def _vote(self, mentions: list[_Mention]) -> tuple[str | None, float, list[dict]]:
+    def _vote(self, mentions: list[_Mention], first: bool = False) -> tuple[str | None, float, list[dict]]:
+        """District by weighted vote. On the first pass misheard streets/roads (merged sounds)
+        only support districts that something else already names, at half weight."""
         score: dict[str, float] = defaultdict(float)
+        support: list[tuple[set[str], float]] = []
         for m in mentions:
             places = m.places
             dists = {d for p in places for d in p.districts}
             if not dists:
                 continue
             share = m.weight * _KIND_VOTE.get(m.kind, 0.4) / len(dists)
+            if first and m.match not in ("exact", "homophone") and m.kind != "district":
+                support.append((dists, share * 0.5))
+                continue
             for d in dists:
                 score[d] += share
+        for dists, share in support:
+            for d in dists:
+                if score.get(d, 0.0) > 0:
+                    score[d] += share
         if not score:
             return None, 0.0, []
         total = sum(score.values())
