@@ -228,3 +228,23 @@ def test_batch_job_runs_uploads_through_the_pipeline(real, calls_dir):
     metrics = httpx.get(f"{real['url']}/metrics", timeout=30).text
     assert 'hotline_stage_seconds_count{stage="batch_file"} 2' in metrics
     assert 'stage="ready_after_hangup"' in metrics
+
+
+def test_telephone_rate_call(real, ws_client, calls_dir):
+    """8 kHz narrowband, as a phone switch delivers it: converted on the server, same protocol."""
+    from stt.audio import load_audio
+
+    audio = load_audio(calls_dir / "dev-005.8k.wav", sample_rate=8000)
+    pcm = (np.clip(audio.samples.mean(axis=0), -1, 1) * 32767).astype("<i2")
+    c = ws_client(real["ws"])
+    c.send_json({"type": "hello", "call_id": "real-8k", "sample_rate": 8000, "channels": 1})
+    assert c.recv()["type"] == "ready"
+    step = 8000 * FRAME_MS // 1000
+    for i in range(0, len(pcm), step):
+        c.ws.send(pcm[i:i + step].tobytes())
+        time.sleep(FRAME_MS / 1000 / 8)
+    c.send_json({"type": "end"})
+    final = c.until(lambda m: m["type"] == "draft" and m.get("final"), timeout=120)
+    assert len(c.of_type("final")) >= 4
+    assert 34 < final["ticket"]["timings"]["audio_s"] < 38
+    assert final["ticket"]["district"] == "普陀区"
