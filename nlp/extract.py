@@ -384,7 +384,8 @@ class Extractor:
         if d.kb_ids and res.kb is not None and d.confidence.get("kb_ids", 0) >= 0.5:
             art = res.kb.by_id.get(d.kb_ids[0])
             kb_title = art.title if art else None
-        d.summary = make_summary(d, text, kb_title=kb_title)
+        key = d.evidence.get("category")
+        d.summary = make_summary(d, text, kb_title=kb_title, key_span=tuple(key) if key else None)
         if d.summary:
             d.confidence["summary"] = round(min(d.confidence.get("category", 0.5), 0.9), 3)
         d.timings = dict(self._draft.timings)

@@ -23,7 +23,7 @@ _READBACK_TAIL = re.compile(
     r"[，,。]?\s*(?:对吗|是吧|是吗|对吧|没错吧|我说得对吗)[？?]?.*$|[，,。]\s*(?:我们|我帮您|我这边|我已经|您贵姓|请问|我马上).*$")
 _CALLER_LEAD = re.compile(
     r"^(?:(?:喂|哎|哦)[，,？?]?\s*)*(?:你好|您好)*[，,]?\s*"
-    r"(?:我(?:不是投诉啊?[，,]\s*我?)?(?:打电话)?(?:是)?(?:想|要)?(?:反映|投诉|举报|咨询|表扬|建议|问|报|说|提)(?:一下|个事情|一个|个)?[，,]?)?")
+    r"(?:我(?:不是投诉啊?[，,]\s*我?)?(?:打电话)?(?:是)?(?:想|要)?(?:反映|反应|投诉|举报|咨询|表扬|建议|问|报|说|提)(?:一下|个事情|一个|个)?[，,]?)?")
 _FILLER = re.compile(r"(?:嗯|呃|啊|那个|就是|这个|哎呀|喂)+")
 _PUNCT = re.compile(r"[，,。！!？?、；;：:\s“”\"'…]+")
 
@@ -77,7 +77,29 @@ def _caller_clause(lines: list[str]) -> str | None:
     return None
 
 
-def make_summary(d: Any, text: str, kb_title: str | None = None) -> str | None:
+def _clause_at(text: str, span: tuple[int, int]) -> str | None:
+    """The comma pieces around a span (the classifier's evidence for the category)."""
+    s, e = span
+    if not (0 <= s < e <= len(text)):
+        return None
+    a = max(text.rfind(c, 0, s) for c in "\n。！？!?") + 1
+    b = min((i for i in (text.find(c, e) for c in "\n。！？!?") if i >= 0), default=len(text))
+    sent = text[a:b]
+    pieces = [p for p in re.split(r"[，,；;]", sent)]
+    # start at the piece before the one holding the span: it usually names the thing
+    off, k = 0, 0
+    for k, p in enumerate(pieces):
+        if a + off + len(p) >= s:
+            break
+        off += len(p) + 1
+    body = "，".join(pieces[max(0, k - 1):])
+    body = _CALLER_LEAD.sub("", body)
+    clause = _clip(body)
+    return clause if len(clause) >= 6 else None
+
+
+def make_summary(d: Any, text: str, kb_title: str | None = None,
+                 key_span: tuple[int, int] | None = None) -> str | None:
     """Title for draft ``d`` (uses .appeal_type, .district, .street, .road, .address, .landmark)."""
     lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
     if not lines:
@@ -89,7 +111,11 @@ def make_summary(d: Any, text: str, kb_title: str | None = None) -> str | None:
     anchors = [getattr(d, k, None) for k in ("road", "street", "district", "landmark")]
     addr = getattr(d, "address", None)
     anchors = [a for a in anchors if a] + ([addr] if addr else [])
-    clause = _readback(lines, anchors) or _caller_clause(lines)
+    clause = _readback(lines, anchors)
+    if clause is None and key_span is not None:
+        clause = _clause_at(text, key_span)
+    if clause is None:
+        clause = _caller_clause(lines)
     if clause is None:
         return None
     for v in list(VERB.values()) + ["投诉"]:   # the clause may repeat the verb (您建议… / 反映…)
