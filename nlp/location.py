@@ -118,12 +118,14 @@ _STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站
 _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 _ROAD_TAIL_RE = re.compile(r"[东西南北中]?[一二三四五六七八九]?(?:路|街|大道)")
+_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?路口")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
 _COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
-_LANDMARK_RE = re.compile(
-    r"([\u4e00-\u9fff0-9]{2,8}?(?:地铁站|火车站|公交站|汽车站|大厦|广场|卫生服务中心|医院|小学|中学|大学|"
-    r"幼儿园|学校|公园|商场|超市|菜场|菜市场|古镇|体育馆|游泳馆|图书馆|派出所|加油站|人行天桥|天桥|助餐点))")
+_LANDMARK_SUFFIX_RE = re.compile(
+    r"地铁站|火车站|公交站|汽车站|大厦|广场|卫生服务中心|医院|小学|中学|大学|幼儿园|学校|公园|商场|超市|"
+    r"菜市场|菜场|古镇|体育馆|游泳馆|图书馆|派出所|加油站|人行天桥|天桥|助餐点")
 _STOP_PREFIX = set("在的到是那这个条上了住近靠我们你他她它就也还都跟与及从往向去来说叫有个边旁里吗呢啊吧一")
+_LANDMARK_STOP = _STOP_PREFIX | set("映要想问找坐座家过了把被让给不对面用")
 _NOT_ROAD_WORDS = {"马路", "走路", "道路", "公路", "小路", "大路", "一路", "线路", "绕路", "带路", "出路",
                    "思路", "铁路", "水路", "半路", "过路", "问路", "让路", "开路", "上路", "赶路", "迷路",
                    "近路", "远路", "电路", "回路", "套路", "弯路", "后路", "网路", "进路", "退路", "环路"}
@@ -149,13 +151,15 @@ def _share_sound(a: str, b: str) -> bool:
     return (ia == ib and ia != "") or (fa == fb and len(fa) >= 2)
 
 
-def _name_before(text: str, end: int, max_len: int, blocked: set[int]) -> int:
+def _name_before(text: str, end: int, max_len: int, blocked: set[int],
+                 stop: set[str] | None = None) -> int:
     """Start of the name that ends at `end`: walk back over name characters (not function
     words, not inside another mention)."""
+    stop = _STOP_PREFIX if stop is None else stop
     k = end
     while k > 0 and end - k < max_len:
         c = text[k - 1]
-        if not ("\u4e00" <= c <= "\u9fff") or c in _STOP_PREFIX or (k - 1) in blocked:
+        if not ("\u4e00" <= c <= "\u9fff" or c.isdigit()) or c in stop or (k - 1) in blocked:
             break
         k -= 1
     return k
@@ -596,8 +600,9 @@ class LocationExtractor:
 
     def _road(self, text: str, mentions: list[_Mention], district: str | None, res: LocationResult) -> PlaceMatch | None:
         roads = self._road_mentions(text, mentions, district)
-        crossing_b = {id(m) for m in roads if re.match(r"[^，。？！\n]{0,6}?路口|口", text[m.end:m.end + 8])
-                      and text[m.end - 1] == "路" and re.match(r"口|[^，。？！\n]{0,6}?路口", text[m.end:m.end + 8])}
+        # the second road of a crossing (密山路口, 靠近兰溪路那个路口) is where, not which road
+        crossing_b = {id(m) for m in roads
+                      if text[m.end - 1] == "路" and _CROSSING_TAIL_RE.match(text, m.end)}
         per: dict[str, list[_Mention]] = defaultdict(list)
         for m in roads:
             per[m.surface].append(m)
@@ -668,6 +673,8 @@ class LocationExtractor:
                 parts.append(number)
             elif crossing:
                 parts.append(crossing + "口")
+                if res.landmark is None:        # the crossing is the landmark operators write
+                    res.landmark = PlaceMatch(road + crossing + "口", "landmark", 0.6, None, [])
             near = compound and any(r.end <= c_e - len(compound[0]) <= r.end + 12
                                     and "\n" not in text[r.end:c_e] for r in road_ms for c_e in compound[3])
             if near and not crossing:
@@ -710,8 +717,7 @@ class LocationExtractor:
         others = [m for m in mentions if m.has("road") and m.surface != road]
         best = ""
         for b in others:
-            tail = text[b.end:b.end + 8]
-            if not (text[b.end - 1] == "路" and re.match(r"口|[^。？！\n]{0,6}?路口", tail)):
+            if not (text[b.end - 1] == "路" and _CROSSING_TAIL_RE.match(text, b.end)):
                 continue
             if any(0 <= b.start - a.end <= 10 and "\n" not in text[a.end:b.start] for a in road_ms):
                 return b.surface
@@ -744,14 +750,14 @@ class LocationExtractor:
             if m.kind == "landmark":
                 return PlaceMatch(m.surface, "landmark", round(min(0.99, m.score), 3), (m.start, m.end), [])
         best = None
-        for mt in _LANDMARK_RE.finditer(text):
-            s, word = mt.start(1), mt.group(1)
-            while word and word[0] in _STOP_PREFIX:
-                word, s = word[1:], s + 1
-            if len(word) < 4:
+        blocked = {k for m in mentions if m.kind == "district" for k in range(m.start, m.end)}
+        for mt in _LANDMARK_SUFFIX_RE.finditer(text):
+            s = _name_before(text, mt.start(), 8, blocked, _LANDMARK_STOP)
+            word = text[s:mt.end()]
+            if len(word) < 4 or mt.start() - s < 2:
                 continue
-            if best is None:
-                best = PlaceMatch(word, "landmark", 0.6, (s, s + len(word)), [])
+            best = PlaceMatch(word, "landmark", 0.6, (s, mt.end()), [])
+            break
         if best is None:
             for m in mentions:
                 if m.station:
