@@ -19,6 +19,9 @@ from typing import Iterable
 
 SUFFIXES = ("街道", "公路", "大道", "新村", "路", "区", "镇", "街", "弄")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# Last characters that can stand for a place suffix (路 heard as 陆/录, 区 as 去, 镇 as 阵 ...):
+# only windows ending in one of these are looked up, which keeps the scan cheap.
+_SUFFIX_SOUNDS = set("路陆录鹿露炉卢芦区去曲趣取渠镇阵振震真针珍街接节结界道到倒导岛弄农浓龙村存寸")
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"), ("iong", "ong"))
 
@@ -41,19 +44,35 @@ def _fuzzy(syllable: str) -> str:
     return syllable
 
 
-def _keys(text: str) -> tuple[str, str]:
+_ASPIRATION = {"p": "b", "t": "d", "k": "g", "c": "z", "q": "j"}
+
+
+def _fuzzier(syllable: str) -> str:
+    """Also merge aspirated/unaspirated initials (重明 ~ 崇明): only for names of 3+ syllables."""
+    return _ASPIRATION.get(syllable[:1], syllable[:1]) + syllable[1:]
+
+
+def _keys(text: str) -> tuple[str, str, str]:
     syl = _pinyin(text)
-    return " ".join(syl), " ".join(_fuzzy(s) for s in syl)
+    fuzzy = [_fuzzy(s) for s in syl]
+    return " ".join(syl), " ".join(fuzzy), " ".join(_fuzzier(s) for s in fuzzy)
 
 
 class PlaceCorrector:
-    """Replace sound-alike misspellings of known place names in a transcript line."""
+    """Replace sound-alike misspellings of known place names in a transcript line.
 
-    def __init__(self, names: Iterable[str]) -> None:
+    Windows of the text are matched by the pinyin of the whole name, suffix included, so a
+    misheard suffix is fixed too (杨普去 -> 杨浦区, 成乔阵 -> 城桥镇).
+    """
+
+    def __init__(self, names: Iterable[str], stopwords: Iterable[str] = ()) -> None:
         self.names: set[str] = set()
-        self._exact: dict[tuple[str, str], set[str]] = {}   # (suffix, pinyin of stem) -> names
-        self._fuzzy: dict[tuple[str, str], set[str]] = {}
+        self.stopwords = set(stopwords)
+        self._exact: dict[str, set[str]] = {}   # toneless pinyin of the name -> names
+        self._fuzzy: dict[str, set[str]] = {}
+        self._fuzzier: dict[str, set[str]] = {}
         self._lengths: set[int] = set()
+        self._cache: dict[str, tuple[str, str, str]] = {}
         for name in names:
             self.add(name)
 
@@ -64,62 +83,72 @@ class PlaceCorrector:
         if not suffix or len(stem) < 2 or name in self.names or not all(_CJK.match(c) for c in name):
             return  # one-character stems (东路, 新区) would match far too much ordinary speech
         self.names.add(name)
-        exact, fuzzy = _keys(stem)
-        self._exact.setdefault((suffix, exact), set()).add(name)
-        self._fuzzy.setdefault((suffix, fuzzy), set()).add(name)
-        self._lengths.add(len(stem))
-
-    def correct(self, text: str, extra: Iterable[str] = ()) -> str:
-        """Text with misheard place names replaced (extra: per-call names, e.g. hotwords)."""
-        if not self.names and not extra:
-            return text
-        me = self
-        if extra:
-            new = [n for n in extra if n not in self.names]
-            if new:
-                me = PlaceCorrector(new)
-                me._merge(self)
-        out, i = [], 0
-        pattern = re.compile("|".join(map(re.escape, SUFFIXES)))
-        last = 0
-        for m in pattern.finditer(text):
-            if m.start() < last:
-                continue
-            suffix = m.group()
-            replaced = me._best(text, m.start(), suffix, last)
-            if replaced:
-                start, name = replaced
-                out.append(text[last:start])
-                out.append(name)
-                last = m.end()
-        out.append(text[last:])
-        return "".join(out)
+        exact, fuzzy, fuzzier = _keys(name)
+        self._exact.setdefault(exact, set()).add(name)
+        self._fuzzy.setdefault(fuzzy, set()).add(name)
+        self._fuzzier.setdefault(fuzzier, set()).add(name)
+        self._lengths.add(len(name))
 
     def _merge(self, other: "PlaceCorrector") -> None:
         self.names |= other.names
-        for src, dst in ((other._exact, self._exact), (other._fuzzy, self._fuzzy)):
+        for src, dst in ((other._exact, self._exact), (other._fuzzy, self._fuzzy), (other._fuzzier, self._fuzzier)):
             for k, v in src.items():
                 dst.setdefault(k, set()).update(v)
         self._lengths |= other._lengths
 
-    def _best(self, text: str, end: int, suffix: str, floor: int) -> tuple[int, str] | None:
-        """(start, name) for the stem just before text[end:] + suffix, longest stem first."""
-        for n in sorted(self._lengths, reverse=True):
-            start = end - n
-            if start < floor:
+    def _window_keys(self, window: str) -> tuple[str, str, str]:
+        keys = self._cache.get(window)
+        if keys is None:
+            keys = _keys(window)
+            if len(self._cache) > 50000:
+                self._cache.clear()
+            self._cache[window] = keys
+        return keys
+
+    def _match(self, window: str) -> str | None:
+        exact, fuzzy, fuzzier = self._window_keys(window)
+        hits = self._exact.get(exact) or self._fuzzy.get(fuzzy)
+        if not hits and len(window) >= 3:
+            hits = self._fuzzier.get(fuzzier)
+        if hits and len(hits) == 1:
+            return next(iter(hits))
+        return None  # unknown or ambiguous: leave the text alone
+
+    def correct(self, text: str, extra: Iterable[str] = ()) -> str:
+        """Text with misheard place names replaced (extra: per-call names, e.g. hotwords)."""
+        me = self
+        new = [n for n in extra if n not in self.names] if extra else []
+        if new:
+            me = PlaceCorrector(new, self.stopwords)
+            me._merge(self)
+        if not me.names:
+            return text
+        lengths = sorted(me._lengths, reverse=True)
+        out, i, n = [], 0, len(text)
+        while i < n:
+            if not _CJK.match(text[i]):
+                out.append(text[i])
+                i += 1
                 continue
-            stem = text[start:end]
-            if not all(_CJK.match(c) for c in stem):
-                continue
-            if stem + suffix in self.names:
-                return None  # already a known place (a shorter window must not rewrite it)
-            exact, fuzzy = _keys(stem)
-            hits = self._exact.get((suffix, exact))
-            if not hits:
-                hits = self._fuzzy.get((suffix, fuzzy))
-            if hits and len(hits) == 1:
-                return start, next(iter(hits))
-        return None
+            for length in lengths:  # longest name first, left to right, no overlaps
+                window = text[i:i + length]
+                if len(window) < length or not all(_CJK.match(c) for c in window):
+                    continue
+                if window in me.names:
+                    out.append(window)
+                    i += length
+                    break
+                if window[-1] not in _SUFFIX_SOUNDS or any(window.startswith(w) for w in me.stopwords):
+                    continue
+                name = me._match(window)
+                if name:
+                    out.append(name)
+                    i += length
+                    break
+            else:
+                out.append(text[i])
+                i += 1
+        return "".join(out)
 
 
 def gazetteer_names(path: str | Path | None = None) -> list[str]:
@@ -138,4 +167,7 @@ def gazetteer_names(path: str | Path | None = None) -> list[str]:
 
 @functools.lru_cache(maxsize=1)
 def default_corrector() -> PlaceCorrector:
-    return PlaceCorrector(gazetteer_names())
+    from stt.postprocess import DATA
+
+    stop = json.loads(DATA.read_text(encoding="utf-8")).get("place_stopwords", [])
+    return PlaceCorrector(gazetteer_names(), stop)

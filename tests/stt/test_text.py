@@ -1,6 +1,8 @@
 """Post-processing and CER normalisation (no model)."""
 from __future__ import annotations
 
+import pytest
+
 from stt.metrics import cer, normalize
 from stt.postprocess import cut_loops, postprocess
 
@@ -56,3 +58,17 @@ def test_ambiguous_sound_is_left_alone():
 
     c = PlaceCorrector(["长江路", "常江路"])
     assert c.correct("昌江路") == "昌江路"  # two names sound like it: no guess
+
+
+def test_gazetteer_correction_leaves_correct_transcripts_alone(labels):
+    """The labelled (correct) transcripts must come out unchanged: no false 'corrections'."""
+    from stt.lexicon import default_corrector
+
+    c = default_corrector()
+    if not c.names:
+        pytest.skip("gazetteer not present")
+    for label in labels.values():
+        for line in label["transcript"].splitlines():
+            assert c.correct(line) == line
+    assert c.correct("嘉宏小学附近路口") == "嘉宏小学附近路口"
+    assert c.correct("杨普去引口路588号") == "杨浦区营口路588号"
