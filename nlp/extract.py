@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 CLASSIFY_EVERY_CHARS = 80   # rerun the classifier during the call once this much new text arrived
 CLASSIFY_SURE = 0.9         # ... or three times as much once the category is this sure
 KB_TOP = 3
+CONSULT_P = 0.3             # KB suggestions also when 咨询 is this probable but not the top appeal type
 
 
 @dataclass
@@ -369,14 +370,17 @@ class Extractor:
             d.deadlines = tax.deadlines(d.appeal_type, d.category, self.now, d.urgency)
 
         # 6. knowledge base: consultations (during the call) and at finalize
-        if res.kb is not None and text and (d.appeal_type == "咨询"):
+        consult = d.appeal_type == "咨询" or any(
+            c["value"] == "咨询" and c["confidence"] >= CONSULT_P for c in d.candidates.get("appeal_type", []))
+        if res.kb is not None and text and consult:
             q = _kb_query(text)
             if self._kb_cache is None or self._kb_cache[0] != q:
                 self._kb_cache = (q, res.kb.search(q, k=KB_TOP))
             hits = self._kb_cache[1]
             d.kb_ids = [h.id for h in hits]
             if hits:
-                d.confidence["kb_ids"] = round(min(0.99, hits[0].score / (hits[0].score + 5.0)), 3)
+                s1, s2 = hits[0].score, (hits[1].score if len(hits) > 1 else 0.0)
+                d.confidence["kb_ids"] = round(min(0.99, 0.5 + (s1 - s2) / (2 * s1)) if s1 > 0 else 0.0, 3)
                 d.candidates["kb_ids"] = [{"value": h.id, "confidence": round(h.score, 3)} for h in hits]
 
         # 7. one-line title
