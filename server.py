@@ -28,7 +28,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from config import Settings
-from web.auth import ROLES, Principal, TokenStore
+from web.auth import ROLES, Principal, TokenStore, install_log_redaction
 from web.calls import CallOptions, CallRegistry, serve_socket
 from web.jobs import JobManager
 from web.metrics import Metrics
@@ -225,6 +225,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        install_log_redaction()  # after uvicorn configured its loggers
         loop = asyncio.get_running_loop()
         if options.preload and not res.pipeline_loaded:
             # in the background: /healthz answers (not ready) while the model loads

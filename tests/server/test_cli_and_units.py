@@ -148,3 +148,15 @@ def test_api_on_postgres(tmp_path):
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         admin.dispose()
+
+
+def test_tokens_are_redacted_from_websocket_log_lines():
+    import logging
+
+    from web.auth import RedactTokens
+
+    record = logging.LogRecord("uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
+                               (("127.0.0.1", 5000), "/ws/call?token=hl_secret123&x=1"), None)
+    assert RedactTokens().filter(record)
+    line = record.getMessage()
+    assert "hl_secret123" not in line and "token=***&x=1" in line
