@@ -15,7 +15,8 @@ apply (the field is left out of that field's accuracy):
 * every other field: equal (null == null is True).
 
 ``python -m nlp.evaluate DIR`` runs the extractor on DIR/labels.jsonl transcripts (text only) and
-prints the table; ``--errors`` lists every wrong field.
+prints the table; ``--errors`` lists every wrong field; ``--transcripts asr.jsonl`` extracts from
+other transcripts ({id, text} per line, e.g. saved ASR output) and scores them against the labels.
 """
 from __future__ import annotations
 
@@ -119,7 +120,22 @@ def summarize(rows: Iterable[dict[str, bool | None]]) -> dict[str, dict]:
     return out
 
 
-def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None) -> dict:
+def _read_transcripts(path: Path) -> dict[str, str]:
+    """{id: text} from a JSONL of {"id", "text"|"transcript"} (e.g. saved ASR output)."""
+    out = {}
+    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            d = json.loads(line)
+            out[d["id"]] = d.get("text") if d.get("text") is not None else d["transcript"]
+        except (ValueError, KeyError) as e:
+            raise ValueError(f"{path}:{n}: need a JSON object with id and text ({e})") from None
+    return out
+
+
+def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None,
+                 transcripts: Path | None = None) -> dict:
     from nlp.extract import extract_text, load_resources
 
     labels_file = Path(root) / "labels.jsonl"
@@ -127,6 +143,9 @@ def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None
         raise FileNotFoundError(f"{labels_file} not found")
     labels = [json.loads(ln) for ln in labels_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
     labels = labels[:limit] if limit else labels
+    if transcripts is not None:   # score other transcripts (ASR output) against the same labels
+        texts = _read_transcripts(transcripts)
+        labels = [dict(lab, transcript=texts[lab["id"]]) for lab in labels if lab.get("id") in texts]
     res = load_resources()
     if res.missing:
         print(f"note: nlp parts not loaded: {res.missing}", file=sys.stderr)
@@ -162,10 +181,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--errors", action="store_true", help="list every wrong field")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON line with the summary")
+    ap.add_argument("--transcripts", type=Path, default=None,
+                    help="JSONL of {id, text} to extract from instead of the label transcripts (e.g. ASR output)")
     args = ap.parse_args(argv)
     try:
-        out = evaluate_dir(Path(args.dir), limit=args.limit)
-    except FileNotFoundError as e:
+        out = evaluate_dir(Path(args.dir), limit=args.limit, transcripts=args.transcripts)
+    except (FileNotFoundError, ValueError) as e:
         print(f"nlp.evaluate: {e}", file=sys.stderr)
         return 1
     print_table(out["summary"])

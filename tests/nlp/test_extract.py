@@ -327,3 +327,19 @@ def test_spans_follow_a_correction_that_changes_length(fake_res):
     d = extract_text(text, resources=res)
     s, e = d.evidence["road"]
     assert "叫做非越" in d.transcript and d.transcript[s:e] == "营口路"
+
+
+def test_evaluate_cli_on_other_transcripts(real_res, calls_dir, tmp_path, capsys):
+    from nlp.evaluate import main
+
+    labs = _labels(calls_dir)
+    asr = tmp_path / "asr.jsonl"
+    # an ASR-like copy: the phone digits said with a dropped digit must now score False
+    rows = [{"id": lab["id"], "text": lab["transcript"].replace("13816572039", "1381657203")} for lab in labs]
+    asr.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    assert main([str(calls_dir), "--transcripts", str(asr), "--json", "--errors"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert summary["calls"] == len(labs)
+    assert "dev-005 phone" in out and summary["fields"]["phone"] < 1.0
+    assert main([str(tmp_path / "nowhere")]) == 1
