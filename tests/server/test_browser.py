@@ -86,6 +86,10 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             # mid-call: transcript scrolling, the form filling in
             page.wait_for_function("document.querySelectorAll('.seg.final').length >= 4", timeout=90_000)
             page.screenshot(path=str(DOCS_IMG / "console.png"))
+            # a network drop mid-call: the console reconnects and resumes by itself
+            page.evaluate("state.ws.close()")
+            page.wait_for_function("document.getElementById('call-status').textContent.includes('已恢复连接')",
+                                   timeout=30_000)
 
             # let the fake microphone play the whole call, then hang up
             left = seconds + 1.5 - (time.monotonic() - started)
@@ -116,6 +120,8 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             call_id = page.inner_text("#call-id").replace("通话编号", "").strip()
             ticket = store.get_by_call(call_id)
             assert ticket is not None and ticket["state"] == "submitted"
+            shown = page.eval_on_selector_all(".seg.final", "nodes => nodes.map(n => Number(n.dataset.id))")
+            assert shown == [seg["id"] for seg in store.segments(call_id)], "nothing lost or doubled by the drop"
             assert ticket["district"] == label["district"]
 
             page.goto(f"{srv.url}/static/tickets.html")
