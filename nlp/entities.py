@@ -219,10 +219,15 @@ def _gender_from_cues(text: str, t: _NameTables) -> str | None:
     return None
 
 
-def extract_name(text: str) -> Entity | None:
-    """Caller's surname + 先生/女士 (gender from the title used, else cues, else the default)."""
+def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None) -> Entity | None:
+    """Caller's surname + 先生/女士 (gender from the title used, else cues, else the default).
+
+    ``operator_spans``: text ranges the operator said (known on stereo calls); a surname *stated*
+    there (我姓李) is ignored, a title there (王先生您好) still counts."""
     t = _tables()
     hits = _name_hits(text, t)
+    if operator_spans:  # stereo calls: 我姓李 said by the operator is the operator's own name
+        hits = [h for h in hits if h.gender is not None or not any(a <= h.span[0] < b for a, b in operator_spans)]
     if not hits:
         return None
     votes: dict[str, float] = {}

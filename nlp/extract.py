@@ -254,6 +254,18 @@ class Extractor:
     def _raw_transcript(self) -> str:
         return "\n".join(s["text"] for s in self.segments)
 
+    def _operator_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """Ranges of ``text`` said by the operator (stereo calls label speakers; mono: None)."""
+        lines = text.split("\n")
+        if len(lines) != len(self.segments) or not any(s.get("speaker") == "operator" for s in self.segments):
+            return None
+        spans, pos = [], 0
+        for seg, line in zip(self.segments, lines):
+            if seg.get("speaker") == "operator":
+                spans.append((pos, pos + len(line)))
+            pos += len(line) + 1
+        return spans
+
     def _classify(self, text: str, final: bool) -> Any:
         clf = self.res.classifier
         if clf is None:
@@ -307,7 +319,7 @@ class Extractor:
                 d.location = {"lat": float(lat_lon.lat), "lon": float(lat_lon.lon)}
 
         # 2. who and how to call back
-        name = extract_name(text)
+        name = extract_name(text, self._operator_spans(text))
         if name:
             d.caller_name = name.value
             d.confidence["caller_name"] = name.confidence

@@ -114,3 +114,12 @@ def test_phone_with_misheard_leading_one():
     got = extract_phone("神女士的电话于三九一七零四六六二八？")
     assert got is not None and got.value == "13917046628" and got.confidence <= 0.5
     assert extract_phone("一共于三九一七零四六六二八") is None    # no phone word: not taken
+
+
+def test_operator_stating_own_surname_is_ignored_on_stereo():
+    text = "您好，我姓李，工号1024，请问有什么可以帮您？\n我姓陈。\n好的陈先生。"
+    assert extract_name(text).value == "陈先生"
+    op = [(0, text.index("\n"))]
+    text2 = "您好，我姓李，工号1024，请问有什么可以帮您？\n我要反映路灯坏了。"
+    assert extract_name(text2).value.startswith("李")          # mono: no way to tell
+    assert extract_name(text2, operator_spans=op) is None       # stereo: the operator's own name

@@ -343,3 +343,12 @@ def test_evaluate_cli_on_other_transcripts(real_res, calls_dir, tmp_path, capsys
     assert summary["calls"] == len(labs)
     assert "dev-005 phone" in out and summary["fields"]["phone"] < 1.0
     assert main([str(tmp_path / "nowhere")]) == 1
+
+
+def test_stereo_speakers_keep_the_operator_name_out(fake_res):
+    ex = Extractor(fake_res)
+    ex.update({"id": 0, "start": 0, "end": 2, "text": "您好，我姓李，请问有什么可以帮您？", "speaker": "operator", "final": True})
+    d = ex.update({"id": 1, "start": 2, "end": 4, "text": "杨浦区营口路路灯坏了。", "speaker": "caller", "final": True})
+    assert d.caller_name is None
+    d = ex.update({"id": 2, "start": 4, "end": 6, "text": "好的王先生。", "speaker": "operator", "final": True})
+    assert d.caller_name == "王先生"
