@@ -217,12 +217,14 @@ class _History:
         self.recent_from = self.end - timedelta(days=364)
         if not opts.plant:
             return
+        from ticketing.mining.hotspots import is_specific
+
         used: set[str] = set()
 
         def fresh(district: dict, kind: str) -> _Place:
             for _ in range(100):
                 p = self._keyed(self._place(district, kind, plan_rng))
-                if p.place_key not in used:
+                if p.place_key not in used and is_specific(p.place_key):
                     used.add(p.place_key or "")
                     return p
             raise RuntimeError("demo places exhausted")

@@ -8,7 +8,10 @@ Dates are YYYY-MM-DD; omitted windows end on the latest day that has tickets.
 """
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
@@ -18,6 +21,8 @@ from fastapi.responses import HTMLResponse
 from ticketing.mining import counts as _counts
 from ticketing.mining import early_warning, hotspots as _hotspots, topics as _topics, trends as _trends
 from ticketing.mining.db import engine_for, ensure_indexes, latest_day, ticket_table
+
+DATA = Path(__file__).resolve().parent / "data"
 
 
 def mining_engine(request: Request) -> sa.Engine:
@@ -32,6 +37,12 @@ def mining_engine(request: Request) -> sa.Engine:
 
 
 _indexed: set[sa.Engine] = set()
+
+
+@lru_cache(maxsize=1)
+def _districts() -> list[dict[str, Any]]:
+    with open(DATA / "demo_places.json", encoding="utf-8") as fh:
+        return json.load(fh)["districts"]
 
 
 def _window(engine: sa.Engine, since: date | None, until: date | None, days: int) -> tuple[date, date]:
@@ -56,6 +67,10 @@ def build_router(dependencies: Sequence[Any] = ()) -> APIRouter:
             row = conn.execute(sa.select(sa.func.count(), sa.func.min(t.c.created_at), sa.func.max(t.c.created_at))).one()
         return {"tickets": row[0], "first": str(row[1])[:10] if row[1] else None,
                 "last": str(row[2])[:10] if row[2] else None}
+
+    @router.get("/districts", summary="The 16 districts with approximate centres (for a scatter)")
+    def districts() -> list[dict[str, Any]]:
+        return [{"name": d["name"], "centre": d["centre"], "population": d["population"]} for d in _districts()]
 
     @router.get("/counts", summary="Ticket counts by dimensions and period")
     def counts(engine: sa.Engine = Depends(mining_engine), since: date | None = None, until: date | None = None,

@@ -94,6 +94,9 @@ def bucket(col: sa.ColumnElement, dialect: str, grain: str) -> sa.ColumnElement:
 
 
 def latest_day(engine: sa.Engine) -> date | None:
+    """The last day with tickets; None for an empty or not yet migrated database."""
+    if not sa.inspect(engine).has_table("ticket"):
+        return None
     t = ticket_table(engine)
     with engine.connect() as conn:
         value = conn.execute(sa.select(sa.func.max(t.c.created_at))).scalar()

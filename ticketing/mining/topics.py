@@ -114,31 +114,26 @@ def emerging_topics(engine: sa.Engine, *, until: date | None = None, recent_days
 def _cluster(scored: list[dict[str, Any]], docs: dict[str, set[int]], top: int,
              overlap: float = 0.6) -> list[dict[str, Any]]:
     """Greedy: the best term opens a topic; a later term whose documents lie mostly (>= overlap)
-    inside a topic's documents joins it as a related term. The topic is named by its longest
-    member that still covers >= 80% of the opener's documents (共享充电宝 rather than 充电宝)."""
-    topics: list[dict[str, Any]] = []
+    inside a topic's documents joins it. The topic is then named by its most specific member
+    (highest recent/baseline ratio, then longest) among those with at least half the documents of
+    its biggest member: 共享充电宝 rather than 充电 (which also means charging an e-bike)."""
+    groups: list[dict[str, Any]] = []
     for s in scored:
         d = docs[s["term"]]
-        home = None
-        for topic in topics:
-            if len(d & topic["_docs"]) >= overlap * len(d):
-                home = topic
-                break
+        home = next((g for g in groups if len(d & g["docs"]) >= overlap * len(d)), None)
         if home is None:
-            if len(topics) < top:
-                topics.append({**s, "related": [], "_docs": set(d), "_opener": len(d)})
+            if len(groups) < top:
+                groups.append({"members": [s], "docs": set(d)})
             continue
-        if s["term"] not in home["term"] and len(home["related"]) < 8:
-            home["related"].append(s["term"])
-        if home["term"] in s["term"] and len(d) >= 0.8 * home["_opener"]:
-            home["related"].append(home["term"])
-            home.update({k: v for k, v in s.items()})
-            if s["term"] in home["related"]:
-                home["related"].remove(s["term"])
-        home["_docs"] |= d
-    for topic in topics:
-        topic["examples"] = sorted(topic["_docs"])[:5]
-        topic["documents"] = len(topic.pop("_docs"))
-        topic.pop("_opener")
-        topic["related"] = [r for r in topic["related"] if r not in topic["term"]][:8]
+        home["members"].append(s)
+        home["docs"] |= d
+    topics = []
+    for g in groups:
+        members = g["members"]
+        biggest = max(m["recent"] for m in members)
+        name = max((m for m in members if m["recent"] >= 0.5 * biggest), key=lambda m: (round(m["ratio"], 1), len(m["term"])))
+        related = [m["term"] for m in members if m is not name and m["term"] not in name["term"]]
+        topics.append({**name, "z": max(m["z"] for m in members), "related": related[:8],
+                       "examples": sorted(g["docs"])[:5], "documents": len(g["docs"])})
+    topics.sort(key=lambda t: -t["z"])
     return topics
