@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 
 from nlp.gazetteer import Alias, Gazetteer, Place
 from nlp.pinyin import char_keys, char_plain, merge_syllable, plain_equal
@@ -138,6 +139,19 @@ _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k",
              "r", "z", "c", "s", "y", "w")
 
 
+@lru_cache(maxsize=64)
+def _place_keys(ch: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(merge_syllable(r) for r in _PLACE_READINGS.get(ch, ())))
+
+
+@lru_cache(maxsize=8192)
+def _heard_keys(ch: str) -> tuple[str, ...]:
+    """Readings a heard character can stand for: its usual one (+ place readings of 长/行/重…)."""
+    k = char_keys(ch)
+    return tuple(dict.fromkeys(k[:1] + _place_keys(ch))) if k else ()
+
+
+@lru_cache(maxsize=4096)
 def _split(syl: str) -> tuple[str, str]:
     for ini in _INITIALS:
         if syl.startswith(ini):
@@ -145,6 +159,7 @@ def _split(syl: str) -> tuple[str, str]:
     return "", syl
 
 
+@lru_cache(maxsize=16384)
 def _share_sound(a: str, b: str) -> bool:
     ia, fa = _split(a)
     ib, fb = _split(b)
@@ -323,7 +338,7 @@ class LocationExtractor:
     def _candidates(self, text: str, blocked: list[tuple[int, int]]) -> list[_Mention]:
         g = self.gaz
         n = len(text)
-        keys = [char_keys(c) for c in text]
+        keys = [_heard_keys(c) for c in text]
         out: list[_Mention] = []
         not_place = [(mt.start(), mt.end()) for w in g.not_places for mt in re.finditer(re.escape(w), text)]
         for i in range(n):
@@ -366,17 +381,16 @@ class LocationExtractor:
         for j, ch in enumerate(text):
             if ch not in _NEAR_SUFFIX:
                 continue
-            for L in range(3, _NEAR_MAX_LEN + 1):
+            combos: list[tuple[str, ...]] = [(keys[j][0],)] if keys[j] else []   # suffix: usual reading
+            for L in range(2, _NEAR_MAX_LEN + 1):
                 i = j - L + 1
-                if i < 0 or not all(keys[k] for k in range(i, j + 1)):
+                if i < 0 or not keys[i] or not combos:
                     break
-                per = [keys[k] for k in range(i, j + 1)]
-                combos: list[tuple[str, ...]] = [()]
-                for ks in per:
-                    combos = [c + (k,) for c in combos for k in ks]
-                    if len(combos) > 16:
-                        combos = [tuple(k[0] for k in per)]
-                        break
+                # heard text: usual readings only, but 重/长/行… may stand for their other sound
+                reads = keys[i]
+                combos = [(r,) + c for r in reads for c in combos][:8]
+                if L < 3:
+                    continue
                 seen = set()
                 for c in combos:
                     for p in range(L - 1):
@@ -420,8 +434,7 @@ class LocationExtractor:
             for a, b in zip(span, surface):
                 if a == b:
                     continue
-                kb = tuple(merge_syllable(r) for r in _PLACE_READINGS[b]) if b in _PLACE_READINGS \
-                    else char_keys(b)[:1]
+                kb = _place_keys(b) or char_keys(b)[:1]
                 if char_keys(a)[0] not in kb:
                     return None
             if kind in ("compound", "village", "landmark"):
