@@ -212,3 +212,20 @@ def test_console_pages_are_served_locally(client):
         assert "<script" in html and "http://" not in html and "https://" not in html  # no CDN
     for asset in ("/static/console.js", "/static/pcm-worklet.js", "/static/common.js", "/static/style.css"):
         assert client.get(asset).status_code == 200
+
+
+def test_overdue_tickets_are_marked(client, store, operator_token):
+    from datetime import datetime
+
+    h = auth(operator_token)
+    late = store.upsert_draft(draft("api-late"))
+    store.submit(late)
+    store.dispatch(late, now=datetime(2025, 3, 3, 9, 0))  # deadlines long past
+    fresh = store.upsert_draft(draft("api-fresh"))
+    store.submit(fresh)
+    store.dispatch(fresh)
+    only = client.get("/api/tickets", params={"overdue": "true"}, headers=h).json()
+    assert [t["id"] for t in only["items"]] == [late] and set(only["items"][0]["overdue"]) == {"response", "resolve"}
+    everything = {t["id"]: t["overdue"] for t in client.get("/api/tickets", headers=h).json()["items"]}
+    assert everything[fresh] == [] and everything[late]
+    assert client.get(f"/api/tickets/{late}", headers=h).json()["overdue"]

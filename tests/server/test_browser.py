@@ -124,10 +124,25 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             assert shown == [seg["id"] for seg in store.segments(call_id)], "nothing lost or doubled by the drop"
             assert ticket["district"] == label["district"]
 
+            # an older ticket past its deadlines, to show how overdue ones are marked
+            from datetime import datetime
+
+            late = store.upsert_draft({"call_id": "seed-late", "transcript": "", "appeal_type": "投诉",
+                                       "category": "streetlight", "district": "宝山区", "street": "友谊路街道",
+                                       "summary": "反映牡丹江路密山路口以北路灯不亮"})
+            store.submit(late)
+            store.dispatch(late, now=datetime(2025, 3, 3, 9, 0))
             page.goto(f"{srv.url}/static/tickets.html")
+            page.wait_for_selector(f"tr.overdue[data-id='{late}']")
             page.wait_for_selector(f"tr[data-id='{ticket['id']}']")
             assert page.get_attribute(f"tr[data-id='{ticket['id']}']", "data-state") == "submitted"
-            assert page.is_visible(f"tr[data-id='{ticket['id']}'] button[data-action='dispatched']")
+            row = f"tr[data-id='{ticket['id']}']"
+            page.once("dialog", lambda dialog: dialog.accept())  # the department prompt, prefilled
+            page.click(f"{row} button[data-action='dispatched']")
+            page.wait_for_selector(f"{row}[data-state='dispatched']")
+            page.click(f"{row} button[data-action='contacted']")
+            page.wait_for_selector(f"{row}[data-state='contacted']")
+            assert store.get(ticket["id"])["state"] == "contacted"
             page.screenshot(path=str(DOCS_IMG / "tickets.png"), full_page=True)
         finally:
             browser.close()
