@@ -139,9 +139,11 @@ class Gazetteer:
                 g.key_index.setdefault(t, []).append(surface)
                 for i in range(1, len(t) + 1):
                     g.key_prefixes.add(t[:i])
-                if len(t) >= 3 and any(not a.short and a.place.kind in NEAR_KINDS
-                                       for a in aliases[surface]):
-                    for i in range(len(t) - 1):
+                district_short = len(t) == 2 and any(a.short and a.place.kind == "district"
+                                                     for a in aliases[surface])
+                if district_short or len(t) >= 3 and any(not a.short and a.place.kind in NEAR_KINDS
+                                                         for a in aliases[surface]):
+                    for i in range(len(t) if district_short else len(t) - 1):
                         w = t[:i] + ("*",) + t[i + 1:]
                         lst = g.near_index.setdefault(w, [])
                         if surface not in lst:

@@ -364,6 +364,7 @@ class LocationExtractor:
                             out.append(m)
         if self.opts.fuzzy:
             out.extend(self._near(text, keys, out))
+            out.extend(self._near_short(text, keys, out))
         keep = []
         for m in out:
             if any(s <= m.start < e + 3 for s, e in blocked) and m.kind != "district":
@@ -411,6 +412,29 @@ class LocationExtractor:
                                 weak = any(a.place.kind != "district" for a in aliases)
                                 out.append(_Mention(i, j + 1, surface, aliases, "near",
                                                     _MATCH_SCORE["near"], needs_district=weak))
+        return out
+
+    def _near_short(self, text: str, keys: list[tuple[str, ...]], found: list[_Mention]) -> list[_Mention]:
+        """District short forms one syllable off (我在习会 -> 徐汇); they need 在/住在 before them."""
+        g = self.gaz
+        full = {(m.start, m.end) for m in found}
+        out = []
+        for i in range(len(text) - 1):
+            if not keys[i] or not keys[i + 1] or (i, i + 2) in full:
+                continue
+            if not text[max(0, i - 1):i] == "在":        # 我在/住在 X: the strongest cue there is
+                continue
+            a, b = keys[i][0], keys[i + 1][0]
+            for p, key in ((0, ("*", b)), (1, (a, "*"))):
+                for surface in g.near_index.get(key, ()):
+                    if len(surface) != 2:
+                        continue
+                    nk = _PLACE_READINGS.get(surface[p]) or char_plain(surface[p])[:1]
+                    if not any(_share_sound(x, y) for x in char_plain(text[i + p])[:1] for y in nk):
+                        continue
+                    aliases = [al for al in g.aliases[surface] if al.place.kind == "district"]
+                    if aliases:
+                        out.append(_Mention(i, i + 2, surface, aliases, "near", _MATCH_SCORE["near"] * 0.9))
         return out
 
     def _judge(self, text: str, i: int, j: int, surface: str) -> _Mention | None:
@@ -492,7 +516,7 @@ class LocationExtractor:
                 continue
             adjacent = any(o.kind in ("district", "street") and (
                 m.start == o.end or (m.start - o.end == 1 and text[o.end] in _PUNCT)) for o in chosen)
-            strict = any(a.common for a in m.aliases)
+            strict = any(a.common for a in m.aliases) or m.match == "near"
             if adjacent or self._cue(text, m.start, m.end, strict=strict):
                 chosen.append(m)
                 for k in range(m.start, m.end):
@@ -505,7 +529,7 @@ class LocationExtractor:
         """A district heard one syllable off (同民区) counts only if something else names it too."""
         out = []
         for m in mentions:
-            if m.match == "near" and m.kind == "district":
+            if m.match == "near" and m.kind == "district" and len(m.surface) > 2:   # 2-char: cue-checked
                 d = m.places[0].name
                 if not any(o is not m and d in {x for p in o.places for x in p.districts}
                            and (o.match != "near" or o.start != m.start) for o in mentions):
