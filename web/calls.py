@@ -574,8 +574,8 @@ async def serve_socket(ws: WebSocket, principal: Principal, registry: CallRegist
                 elif kind == "end":
                     if call is None:
                         raise ProtocolError("no_call", "end before hello")
-                    if call.ended and call.final_draft is not None and call.finals is not None:
-                        conn.send(call.final_draft)  # ended while away: repeat the final draft
+                    if call.ended and call.final_draft is not None:
+                        conn.send(call.final_draft)  # already ended (e.g. grace expiry): repeat it
                     else:
                         call.finish()  # the final draft is queued to this socket when ready
                 elif kind == "hotwords":
