@@ -247,6 +247,8 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
         description="Live call transcription (websocket /ws/call), draft tickets, ticket lifecycle, "
         "Open311 GeoReport v2. All ticket data needs a bearer token (`hotline token create`).",
         lifespan=lifespan,
+        docs_url=None,  # served below from local files: no CDN
+        redoc_url=None,
     )
     app.state.resources = res
     app.state.registry = registry
@@ -311,6 +313,16 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     @app.get("/", include_in_schema=False)
     def index():
         return RedirectResponse("/static/console.html")
+
+    @app.get("/docs", include_in_schema=False)
+    def api_docs():
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} — API",
+                                   swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{vendor}/swagger-ui.css",
+                                   swagger_favicon_url=f"{vendor}/favicon-32x32.png")
 
     @app.get("/favicon.ico", include_in_schema=False)
     def favicon():

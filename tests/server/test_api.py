@@ -210,7 +210,10 @@ def test_console_pages_are_served_locally(client):
     for page in ("/static/console.html", "/static/tickets.html"):
         html = client.get(page).text
         assert "<script" in html and "http://" not in html and "https://" not in html  # no CDN
-    for asset in ("/static/console.js", "/static/pcm-worklet.js", "/static/common.js", "/static/style.css"):
+    docs = client.get("/docs").text
+    assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in docs and "cdn." not in docs
+    for asset in ("/static/console.js", "/static/pcm-worklet.js", "/static/common.js", "/static/style.css",
+                  "/static/vendor/swagger-ui/swagger-ui-bundle.js", "/static/vendor/swagger-ui/swagger-ui.css"):
         assert client.get(asset).status_code == 200
 
 
