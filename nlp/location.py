@@ -104,7 +104,7 @@ _NEAR_MIN_LEN = {"district": 3, "street": 5, "road": 5}
 _NEAR_SUFFIX = set("区路镇道街")
 # how these characters are read inside place names (长宁 chang, 闵行 hang, 重固 chong, 莘庄 xin);
 # other name characters must be heard with their usual reading
-_PLACE_READINGS = {"长": ("chang", "zhang"), "行": ("hang", "xing"), "重": ("chong", "zhong"),
+_PLACE_READINGS = {"长": ("chang",), "行": ("hang",), "重": ("chong",),
                    "莘": ("xin",), "六": ("lu", "liu"), "堡": ("bao",), "曾": ("zeng", "ceng"),
                    "厦": ("xia", "sha"), "朝": ("chao", "zhao"), "乐": ("le", "yue")}
 _NEAR_MAX_LEN = 8
@@ -119,6 +119,7 @@ _STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站
 _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 _ROAD_TAIL_RE = re.compile(r"[东西南北中]?[一二三四五六七八九]?(?:路|街|大道)")
+_ROAD_WORD_TAIL = "面军程线费灯况过径由数子"
 _CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?路口")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
 _COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
@@ -465,8 +466,8 @@ class LocationExtractor:
                 return None
             if len(surface) >= 3 and not any(a == b for a, b in zip(span, surface)):
                 return None
-            if kind == "road" and span[-1] != surface[-1]:
-                return None
+            if kind == "road" and (span[-1] != surface[-1] or text[j:j + 1] in _ROAD_WORD_TAIL):
+                return None             # 路线/路程/路面: the 路 belongs to another word
             # only the suffix misheard after an everyday word (建设正 is not 建设镇)
             stem = surface[:-2] if surface.endswith("街道") else surface[:-1]
             if span.startswith(stem) and any(a.common for a in self.gaz.aliases.get(stem, ())):
@@ -660,7 +661,7 @@ class LocationExtractor:
         ends = {m.end for m in mentions}
         for mt in _ROAD_SUFFIX_RE.finditer(text):
             e = mt.end()
-            if mt.start() in blocked or re.match(r"[口段面军程线费灯况人过径边费由数子]", text[e:e + 1]):
+            if mt.start() in blocked or text[e:e + 1] in _ROAD_WORD_TAIL + "口段人边":
                 continue
             s_ = _name_before(text, mt.start(), 4, blocked)
             word = text[s_:e]
