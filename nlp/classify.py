@@ -14,10 +14,13 @@ Urgency is the category's taxonomy default, raised by acute-danger cues.
 """
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -79,25 +82,74 @@ def _compile(pairs: list) -> list[tuple[re.Pattern, float]]:
     return [(re.compile(p), float(w)) for p, w in pairs]
 
 
+_PLAIN_ALTERNATION = re.compile(r"^[\u4e00-\u9fff|]+$")
+_FUZZY = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("ing", "in"), ("eng", "en"))
+PINYIN_DISCOUNT = 0.8   # a cue heard as a homophone (景盖 for 井盖) counts a little less
+
+
+@lru_cache(maxsize=1)
+def build_char_keys() -> dict[str, str]:
+    """Character -> toneless, fuzzy pinyin key (first reading), for homophone-tolerant cues.
+    A plain table lookup: pypinyin's phrase segmentation is too slow for every segment.
+    Building it takes ~1 s, so the trainer stores it in the pipeline (pinyin.json)."""
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    out = {}
+    for cp, readings in pinyin_dict.items():
+        first = readings.split(",")[0]
+        key = "".join(ch for ch in unicodedata.normalize("NFD", first) if not unicodedata.combining(ch))
+        for a, b in _FUZZY:
+            key = key.replace(a, b)
+        out[chr(cp)] = key.replace("ü", "v")
+    return out
+
+
+def pinyin_key(text: str, keys: dict[str, str]) -> tuple[str, list[int]]:
+    """' key key key ' for the text's CJK characters and the char offset of each key."""
+    parts, offsets = [], []
+    for i, ch in enumerate(text):
+        k = keys.get(ch)
+        if k:
+            parts.append(k)
+            offsets.append(i)
+        elif not ch.isspace():
+            parts.append("_")   # a break: punctuation or Latin never joins two syllables
+            offsets.append(i)
+    return " " + " ".join(parts) + " ", offsets
+
+
+def _pinyin_words(pattern: str, keys: dict[str, str]) -> list[str]:
+    if not keys or not _PLAIN_ALTERNATION.match(pattern):
+        return []
+    return [" " + " ".join(keys.get(c, "_") for c in w) + " " for w in pattern.split("|") if len(w) >= 2]
+
+
 class CueMatcher:
     """Cue phrases per appeal type and per category, boilerplate patterns, urgency cues."""
 
     def __init__(self, cues: dict | None = None, meta: dict | None = None):
         self.cues: dict = cues or {"boilerplate": [], "appeal": {}, "category": {}, "urgency": {}}
-        self.meta: dict = meta or {}   # {"categories": {code: {"l1", "urgency"}}}
+        self.meta: dict = meta or {}   # {"categories": {code: {"l1", "urgency"}}, "combine", ...}
+        self.keys: dict[str, str] = {}  # char -> pinyin key; empty: no homophone matching
         self._build()
 
     def _build(self) -> None:
         c = self.cues
         self.boilerplate = [re.compile(p) for p in c.get("boilerplate", [])]
-        self.appeal = {k: _compile(v) for k, v in c.get("appeal", {}).items()}
+        self.appeal = {k: self._with_pinyin(v) for k, v in c.get("appeal", {}).items()}
         self.appeal_neg = {k: [re.compile(p) for p in v] for k, v in c.get("appeal_negations", {}).items()}
-        self.category = {k: _compile(v) for k, v in c.get("category", {}).items()}
+        self.category = {k: self._with_pinyin(v) for k, v in c.get("category", {}).items()}
         u = c.get("urgency", {})
         self.urgent_strong = [re.compile(p) for p in u.get("strong", [])]
         self.urgent_weak = [re.compile(p) for p in u.get("weak", [])]
         self.hypothetical = re.compile(u["hypothetical"]) if u.get("hypothetical") else None
         self.weak_needed = int(u.get("weak_needed", 4))
+        op = c.get("operator_lines")
+        self.operator_lines = re.compile(op) if op else None
+        self.operator_weight = float(c.get("operator_weight", 1.0))
+
+    def _with_pinyin(self, pairs: list) -> list[tuple[re.Pattern, float, list[str]]]:
+        return [(rx, w, _pinyin_words(rx.pattern, self.keys)) for rx, w in _compile(pairs)]
 
     # masking keeps offsets: the blanked text has the same length as the input
     def mask(self, text: str) -> str:
@@ -109,22 +161,42 @@ class CueMatcher:
         return "".join(chars)
 
     @staticmethod
-    def _score(text: str, table: dict[str, list[tuple[re.Pattern, float]]], neg: dict | None = None):
+    def _pinyin_hits(py: tuple[str, list[int]], words: list[str]) -> list[tuple[int, int]]:
+        keyed, offsets = py
+        spans = []
+        for w in words:
+            start = keyed.find(w)
+            while start >= 0:
+                first = keyed.count(" ", 0, start)          # index of the first syllable
+                n = w.count(" ") - 1
+                spans.append((offsets[first], offsets[first + n - 1] + 1))
+                start = keyed.find(w, start + 1)
+        return spans
+
+    def _score(self, text: str, table: dict, neg: dict | None = None, py=None,
+               discounted: list[tuple[int, int]] = ()):
         out: dict[str, tuple[float, tuple[int, int]]] = {}
         for label, pats in table.items():
             negated: list[tuple[int, int]] = []
             for rx in (neg or {}).get(label, []):
                 negated += [m.span() for m in rx.finditer(text)]
             total, best, best_w = 0.0, None, -1.0
-            for rx, w in pats:
-                hits = [m for m in rx.finditer(text)
+            for rx, w, words in pats:
+                hits = [m.span() for m in rx.finditer(text)
                         if not any(a <= m.start() < b for a, b in negated)]
+                if not hits and words and py is not None:
+                    # the cue misheard as a homophone (景盖, 低宝): same pinyin, a bit less weight
+                    hits = [h for h in self._pinyin_hits(py, words)
+                            if not any(a <= h[0] < b for a, b in negated)]
+                    w = w * PINYIN_DISCOUNT
                 if not hits:
                     continue
+                if discounted and all(any(a <= h[0] < b for a, b in discounted) for h in hits):
+                    w = w * self.operator_weight   # only the operator said it
                 # repeated mentions count, with diminishing returns
                 total += w * (1.0 + 0.3 * math.log(len(hits)))
                 if w > best_w:
-                    best, best_w = hits[0].span(), w
+                    best, best_w = hits[0], w
             if total > 0:
                 out[label] = (total, best)
         return out
@@ -148,9 +220,11 @@ class CueMatcher:
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
+        py = pinyin_key(text, self.keys) if self.keys else None
+        operator = [m.span() for m in self.operator_lines.finditer(text)] if self.operator_lines else []
         doc._.hotline_cues = {
-            "appeal": self._score(text, self.appeal, self.appeal_neg),
-            "category": self._score(text, self.category),
+            "appeal": self._score(text, self.appeal, self.appeal_neg, py, operator),
+            "category": self._score(text, self.category, py=py),
             "urgency": self.urgency_cues(text),
         }
         return doc
@@ -161,12 +235,21 @@ class CueMatcher:
         p.mkdir(parents=True, exist_ok=True)
         (p / "cues.json").write_text(json.dumps(self.cues, ensure_ascii=False, indent=1), encoding="utf-8")
         (p / "meta.json").write_text(json.dumps(self.meta, ensure_ascii=False, indent=1), encoding="utf-8")
+        by_key: dict[str, str] = {}
+        for ch, k in self.keys.items():
+            by_key[k] = by_key.get(k, "") + ch
+        (p / "pinyin.json").write_text(json.dumps(by_key, ensure_ascii=False, sort_keys=True), encoding="utf-8")
 
     def from_disk(self, path, exclude=()) -> "CueMatcher":
         p = Path(path)
         self.cues = json.loads((p / "cues.json").read_text(encoding="utf-8"))
         meta = p / "meta.json"
         self.meta = json.loads(meta.read_text(encoding="utf-8")) if meta.exists() else {}
+        py = p / "pinyin.json"
+        self.keys = {}
+        if py.exists():
+            for k, chars in json.loads(py.read_text(encoding="utf-8")).items():
+                self.keys.update(dict.fromkeys(chars, k))
         self._build()
         return self
 
@@ -175,6 +258,7 @@ class CueMatcher:
             self.cues = cues
         if meta is not None:
             self.meta = meta
+        self.keys = build_char_keys()
         self._build()
 
 

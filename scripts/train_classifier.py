@@ -39,10 +39,11 @@ def bow(ngram: int, length: int) -> dict:
                       "ngram_size": ngram, "no_output_layer": False, "length": length}}
 
 
-def build(taxonomy: dict, cues: dict) -> spacy.Language:
+def build(taxonomy: dict, cues: dict, hash_bits: int = 15) -> spacy.Language:
+    # hashed char 1-3-gram features; the table size is what makes up the folder's size
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
     ta = nlp.add_pipe("textcat", name=APPEAL_PIPE, config=bow(3, 2 ** 15))
-    tc = nlp.add_pipe("textcat", name=CATEGORY_PIPE, config=bow(3, 2 ** 15))
+    tc = nlp.add_pipe("textcat", name=CATEGORY_PIPE, config=bow(3, 2 ** hash_bits))
     nlp.add_pipe(CUES_PIPE)
     for a in taxonomy["appeal_types"]:
         ta.add_label(a)
@@ -84,7 +85,7 @@ def fit_combine(clf: Classifier, held: list[dict]) -> dict[str, CombineOptions]:
                             best = (acc, nll, o)
         acc, nll, o = best
         best_t = (nll, 1.0)
-        for t in (0.5, 0.7, 1.3, 1.6, 2.0, 2.5, 3.0, 4.0):
+        for t in (0.3, 0.4, 0.5, 0.7, 1.3, 1.6, 2.0, 2.5, 3.0, 4.0):
             o_t = CombineOptions(**{**o.__dict__, "temperature": t})
             best_t = min(best_t, (run(field, o_t)[1], t))
         fitted[field] = CombineOptions(**{**o.__dict__, "temperature": best_t[1]})
@@ -128,6 +129,7 @@ def main() -> None:
     ap.add_argument("--taxonomy", type=Path, default=ROOT / "nlp" / "data" / "taxonomy.json")
     ap.add_argument("--cues", type=Path, default=ROOT / "nlp" / "training" / "cues.json")
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--hash-bits", type=int, default=14, help="category feature table: 2**bits rows")
     ap.add_argument("--per-category", type=int, default=GenOptions.per_category)
     ap.add_argument("--dump", type=Path, default=None, help="also write the generated examples here (jsonl)")
     ap.add_argument("--eval", type=Path, default=None, help="labels.jsonl to report accuracy on (never trained on)")
@@ -145,7 +147,7 @@ def main() -> None:
     held = generate(GenOptions(per_category=30, seed=SEED + 1), split="held")
     print(f"{len(train)} training / {len(held)} held-out examples")
 
-    nlp = build(taxonomy, cues)
+    nlp = build(taxonomy, cues, a.hash_bits)
     mask = nlp.get_pipe(CUES_PIPE)
     mask.initialize(cues=cues, meta={})
     appeal_labels = taxonomy["appeal_types"]

@@ -37,12 +37,29 @@ class _Gen:
         self.v = vocab
         self.rng = rng
         self.split = split
+        self._homophones = self._homophone_table()
         try:  # Traditional leftovers: Whisper sometimes emits Traditional characters
             import opencc
 
             self._s2t = opencc.OpenCC("s2t")
         except Exception:  # pragma: no cover - opencc is a project dependency
             self._s2t = None
+
+    def _homophone_table(self) -> dict[str, list[str]]:
+        """char -> other common chars with the same (toneless, fuzzy) pinyin. "Common" = seen
+        in our own vocabulary or the knowledge base, so substitutes look like Whisper's."""
+        from nlp.classify import build_char_keys
+
+        keys = build_char_keys()
+        text = json.dumps(self.v, ensure_ascii=False)
+        for extra in (HANDWRITTEN, HERE.parent / "data" / "kb.jsonl"):
+            if extra.exists():
+                text += extra.read_text(encoding="utf-8")
+        pool = sorted({c for c in text if "\u4e00" <= c <= "\u9fff" and c in keys})
+        by_key: dict[str, list[str]] = {}
+        for c in pool:
+            by_key.setdefault(keys[c], []).append(c)
+        return {c: [o for o in by_key[keys[c]] if o != c] for c in pool if len(by_key[keys[c]]) > 1}
 
     # -- helpers -----------------------------------------------------------------------
     def pick(self, xs: list[str]) -> str:
@@ -80,6 +97,11 @@ class _Gen:
         detail = self.fill(self.pick(cat["detail"]), ctx) if cat.get("detail") and self.rng.random() < 0.6 else ""
         opener = self.pick(fr["open"]) if self.rng.random() < 0.7 else ""
         closer = self.pick(fr["close"]) if self.rng.random() < 0.6 else ""
+        default = max(cat["appeal"], key=cat["appeal"].get)
+        if appeal != default and appeal in ("投诉", "求助", "举报") and not (opener or closer):
+            # a call is labelled against its category's usual framing only when the caller
+            # says so: keep the evidence in the text, so labels stay learnable
+            opener = self.pick(fr["open"])
         if appeal == "咨询":
             ask = cat.get("ask")
             if ask and self.rng.random() < 0.8:
@@ -112,6 +134,10 @@ class _Gen:
         for a, b in self.v["homophones"]:
             if a in text and r.random() < 0.35:
                 text = text.replace(a, b, 1)
+        if r.random() < 0.6:  # random same-sound characters, as Whisper mishears them
+            rate = r.choice([0.03, 0.06, 0.1])
+            text = "".join(r.choice(self._homophones[c]) if c in self._homophones and r.random() < rate else c
+                           for c in text)
         if r.random() < 0.5:  # Whisper often drops or changes punctuation
             text = re.sub(r"[，。？！、,.?!]", r.choice(["", " ", "，"]), text)
         if r.random() < 0.2 and self._s2t is not None:
