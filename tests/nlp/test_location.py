@@ -49,6 +49,21 @@ def test_one_syllable_off_district(ex):
     assert (val(r.district), val(r.street), val(r.road)) == ("崇明区", "城桥镇", "南门路")
 
 
+# lines as Whisper base wrote them for the 8 kHz telephone renditions of dev calls
+@pytest.mark.parametrize("text,district,road", [
+    ("母单将路，靠近密山路那个路口网贝。\n好的，我和时依下，母单将路米山路口往每一段，对吗？", "宝山区", "牡丹江路"),
+    ("您好，我要取报，同民区城乔阵南门路这边，有科学比回收这样", "崇明区", "南门路"),
+    ("普陀区、普陀区、潮阳路、靠近南西路那个路口，就在公交站旁边的人行道上。", "普陀区", "曹杨路"),
+    ("中将区、寡附林路上的6月湖雅院\n果附林路多少号，您知道吗？\n明白了，从江区国普林罗岸158公页湖亚运",
+     "松江区", "广富林路"),
+    ("你好，我在习会，好歧北路这里，陶近新加坏地铁战纳的出口", "徐汇区", "漕溪北路"),
+    ("在张江、组冲区路上靠近张江高科帝体战那个山场。", "浦东新区", "祖冲之路"),
+])
+def test_real_whisper_mishearings(ex, text, district, road):
+    r = ex.extract(text)
+    assert (val(r.district), val(r.road)) == (district, road)
+
+
 def test_wrong_district_rejected(ex):
     # 草洋路 sounds like 曹杨路 (普陀): with 杨浦区 said, the misheard road is not accepted
     r = ex.extract("杨浦区草洋路这边有人乱倒垃圾。")
