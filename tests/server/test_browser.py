@@ -91,6 +91,14 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             page.wait_for_function("document.getElementById('call-status').textContent.includes('已恢复连接')",
                                    timeout=30_000)
 
+            # while the caller talks: KB and company directory searches from the side panel
+            page.fill("#kb-q", "房产证丢了怎么补办")
+            page.click("#kb-go")
+            page.wait_for_function("document.getElementById('kb-list').textContent.includes('不动产权证遗失补办')")
+            page.fill("#co-q", "飞跃体育")
+            page.click("#co-go")
+            page.wait_for_function("document.getElementById('co-list').textContent.includes('上海飞跃体育发展有限公司')")
+
             # let the fake microphone play the whole call, then hang up
             left = seconds + 1.5 - (time.monotonic() - started)
             if left > 0:
