@@ -294,11 +294,17 @@ class LocationExtractor:
             put(c["value"])
         d = res.district.value if res.district else None
         if d:
+            # roads of the street being talked about first (the crossing road is likely there)
+            st = res.street.value if res.street else None
+            if st:
+                for r in self.gaz.roads_of(d):
+                    if st in r.streets:
+                        put(r.name)
             for s in self.gaz.streets_of(d):
                 if s.street_type != "其他":
                     put(s.name)
-            curated = [r for r in self.gaz.roads_of(d) if len(r.districts) <= 3]
-            for r in sorted(curated, key=lambda r: -len(r.streets)):
+            curated = [r for r in self.gaz.roads_of(d) if "curated" in r.sources]
+            for r in sorted(curated, key=lambda r: (len(r.districts), -len(r.streets))):
                 put(r.name)
         else:
             for name in self.gaz.districts:
