@@ -120,7 +120,7 @@ _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 _ROAD_TAIL_RE = re.compile(r"[东西南北中]?[一二三四五六七八九]?(?:路|街|大道)")
 _ROAD_WORD_TAIL = "面军程线费灯况过径由数子"
-_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?路口")
+_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子)")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
 _COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
 _LANDMARK_SUFFIX_RE = re.compile(
@@ -741,11 +741,16 @@ class LocationExtractor:
             if best:
                 parts.append(best)
             span_s, span_e = compound[1], compound[2]
+        elif street and res.landmark and res.landmark.span and not res.landmark.value.endswith("站") and any(
+                m.start == res.landmark.span[0] for m in mentions if m.kind == "street"):
+            parts.append(res.landmark.value)      # 殷行社区卫生服务中心: the place is the building
+            span_s, span_e = res.landmark.span
         elif street and res.street.span and not all(
                 m.station for m in mentions if m.kind == "street" and m.places[0].name == street):
             parts.append(street)
             span_s, span_e = res.street.span
-        elif res.landmark and street and res.landmark.value.startswith(street[:2]):
+        elif res.landmark and street and res.landmark.value.startswith(street[:2]) \
+                and not res.landmark.value.endswith("站"):      # a stop is not an address
             parts.append(res.landmark.value)
             span_s, span_e = res.landmark.span or (None, None)
         else:
