@@ -49,7 +49,7 @@ JIEBA_COMMON_FREQ = 150   # a short form this frequent in jieba's dictionary is 
 
 def fetch_tarball(dest: Path) -> Path:
     print(f"npm pack {PACKAGE}@{VERSION} ...", file=sys.stderr)
-    subprocess.run(["npm", "pack", f"{PACKAGE}@{VERSION}"], cwd=dest, check=True,
+    subprocess.run(["npm", "pack", "--loglevel=error", f"{PACKAGE}@{VERSION}"], cwd=dest, check=True,
                    stdout=subprocess.DEVNULL)
     return dest / f"{PACKAGE}-{VERSION}.tgz"
 

@@ -31,7 +31,10 @@ def test_counts_and_provenance(gaz):
 
 
 def test_build_script_pins_the_same_sha1():
-    src = (DATA_PATH.parents[3] / "scripts" / "build_gazetteer.py").read_text(encoding="utf-8")
+    script = DATA_PATH.parents[3] / "scripts" / "build_gazetteer.py"
+    if not script.exists():
+        pytest.skip("not a source checkout")
+    src = script.read_text(encoding="utf-8")
     assert 'SHA1 = "4060a4d243be66c7833dea64a48a4038f3e53e74"' in src
 
 
