@@ -120,6 +120,7 @@ _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 _ROAD_TAIL_RE = re.compile(r"[东西南北中]?[一二三四五六七八九]?(?:路|街|大道)")
 _ROAD_WORD_TAIL = "面军程线费灯况过径由数子"
+_NUMBER_QUESTION_RE = re.compile(r"多少号|几号|门牌号|几弄|哪一?栋|哪一?幢")
 _CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子)")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
 _COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
@@ -204,6 +205,10 @@ def _cn_number(s: str) -> int | None:
         else:
             return None
     return total + cur
+
+
+def _unit_kinds(number: str) -> set[str]:
+    return set(re.findall(r"支弄|弄|号楼|号|栋|幢|室", number))
 
 
 def normalise_house_number(text: str) -> str:
@@ -711,6 +716,11 @@ class LocationExtractor:
                 if got and (len(got[0]) > len(number) or (len(got[0]) == len(number) and r.weight > best_w)):
                     number, best_w = got[0], r.weight
                     span_s, span_e = r.start, got[1]
+            answered = self._answered_number(text)
+            if answered and not number:
+                number = answered
+            elif answered and answered not in number and _unit_kinds(answered).isdisjoint(_unit_kinds(number)):
+                number += answered              # 375弄 … 是几号楼呢？十二号楼 -> 375弄12号楼
             if not number:
                 crossing = self._crossing(text, road_ms, mentions, road)
             if number:
@@ -738,6 +748,7 @@ class LocationExtractor:
                 num = self._numbers_after(text, c)
                 if num and len(num[0]) >= len(best):
                     best = num[0]
+            best = best or self._answered_number(text)
             if best:
                 parts.append(best)
             span_s, span_e = compound[1], compound[2]
@@ -760,6 +771,19 @@ class LocationExtractor:
         value = "".join(parts)
         return PlaceMatch(value, "address", round(min(0.99, conf), 3),
                           (span_s, span_e) if span_s is not None else None, [])
+
+    @staticmethod
+    def _answered_number(text: str) -> str:
+        """The number given in reply to 多少号/门牌号/几号楼 on the next line, if any."""
+        lines = text.split("\n")
+        for q, a in zip(lines, lines[1:]):
+            if _NUMBER_QUESTION_RE.search(q):
+                m = re.search(rf"(?:[{_NUM_CHARS}]+(?:支弄|弄|号楼|号|栋|幢|室)[，,、 ]?)+", a)
+                if m:
+                    num = normalise_house_number(m.group(0))
+                    if num:
+                        return num
+        return ""
 
     def _crossing(self, text: str, road_ms: list[_Mention], mentions: list[_Mention], road: str) -> str:
         """A路B路口 / A路，靠近B路那个路口 -> 'A路B路' (caller adds 口)."""
