@@ -59,7 +59,7 @@ def fit_combine(clf: Classifier, held: list[dict]) -> dict[str, CombineOptions]:
     lengths = [len(d.text.replace(" ", "")) for d in docs]
     fitted: dict[str, CombineOptions] = {}
 
-    def run(field: str, o: CombineOptions) -> tuple[float, float]:
+    def run(field: str, o: CombineOptions, bins: list | None = None) -> tuple[float, float]:
         acc, nll = 0, 0.0
         for d, n, ex in zip(docs, lengths, held):
             cues = d._.hotline_cues
@@ -69,7 +69,10 @@ def fit_combine(clf: Classifier, held: list[dict]) -> dict[str, CombineOptions]:
                 cat = clf._combine(fitted["category"], d.cats, cues["category"], clf.category_labels, n)
                 p = clf._combine(o, d.cats, cues["appeal"], clf.appeal_labels, n, clf._prior(cat))
             gold = ex["appeal_type" if field == "appeal" else "category"]
-            acc += max(p, key=p.get) == gold
+            top = max(p, key=p.get)
+            acc += top == gold
+            if bins is not None:
+                bins.append((p[top], top == gold))
             nll -= math.log(max(p.get(gold, 0.0), 1e-9))
         return acc / len(docs), nll / len(docs)
 
@@ -89,8 +92,23 @@ def fit_combine(clf: Classifier, held: list[dict]) -> dict[str, CombineOptions]:
             o_t = CombineOptions(**{**o.__dict__, "temperature": t})
             best_t = min(best_t, (run(field, o_t)[1], t))
         fitted[field] = CombineOptions(**{**o.__dict__, "temperature": best_t[1]})
-        print(f"combine {field}: {fitted[field]} held-out acc={acc:.3f} nll={best_t[0]:.3f}", flush=True)
+        pairs: list = []
+        run(field, fitted[field], pairs)
+        print(f"combine {field}: {fitted[field]} held-out acc={acc:.3f} nll={best_t[0]:.3f} "
+              f"ECE={ece(pairs):.3f}", flush=True)
     return fitted
+
+
+def ece(pairs: list[tuple[float, bool]], n_bins: int = 10) -> float:
+    """Expected calibration error: |confidence - accuracy| averaged over confidence bins."""
+    total = 0.0
+    for b in range(n_bins):
+        inside = [(c, ok) for c, ok in pairs if b / n_bins < c <= (b + 1) / n_bins]
+        if inside:
+            conf = sum(c for c, _ in inside) / len(inside)
+            acc = sum(ok for _, ok in inside) / len(inside)
+            total += len(inside) / len(pairs) * abs(conf - acc)
+    return total
 
 
 def appeal_prior(vocab: dict) -> dict[str, dict[str, float]]:

@@ -157,3 +157,16 @@ def test_dev_corpus_accuracy(clf):
             hits[k] += getattr(c, k) == row[k]
     for k, v in hits.items():
         assert v / len(rows) >= 0.9, (k, v, len(rows))
+
+
+def test_training_data_generator_is_deterministic_and_valid():
+    from nlp.training.generate import GenOptions, generate
+
+    taxonomy = json.loads((DEFAULT_PATH.parent / "taxonomy.json").read_text(encoding="utf-8"))
+    codes = {c["code"] for c in taxonomy["categories"]}
+    a = generate(GenOptions(per_category=4, seed=7))
+    assert a == generate(GenOptions(per_category=4, seed=7))
+    assert {e["category"] for e in a} == codes          # every category has examples
+    assert {e["appeal_type"] for e in a} <= set(taxonomy["appeal_types"])
+    held = generate(GenOptions(per_category=4, seed=7), split="held")
+    assert held and all(e.get("kind") != "hand" for e in held)
