@@ -60,9 +60,21 @@ def ensure_indexes(engine: sa.Engine) -> list[str]:
             if name not in have:
                 conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON ticket ({', '.join(cols)})")
                 created.append(name)
+            _index_seen[(id(engine), name)] = True
         if created and conn.dialect.name == "sqlite":
             conn.exec_driver_sql("ANALYZE")
     return created
+
+
+def has_index(engine: sa.Engine, name: str) -> bool:
+    key = (id(engine), name)
+    if key not in _index_seen:
+        insp = sa.inspect(engine)
+        _index_seen[key] = insp.has_table("ticket") and name in {ix["name"] for ix in insp.get_indexes("ticket")}
+    return _index_seen[key]
+
+
+_index_seen: dict[tuple[int, str], bool] = {}
 
 
 def day_start(d: date | datetime) -> datetime:

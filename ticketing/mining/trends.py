@@ -64,7 +64,8 @@ def trends(engine: sa.Engine, *, since: date, until: date, mode: str = "yoy", le
 
 
 def _statement(r: dict[str, Any], mode: str, prev_since: date, prev_until: date) -> str:
-    versus = f"vs {prev_since.year}" if mode == "yoy" else f"vs {prev_since.isoformat()}..{prev_until.isoformat()}"
+    calendar = mode == "yoy" and (prev_since.month, prev_since.day) == (1, 1) and prev_since.year == prev_until.year
+    versus = f"vs {prev_since.year}" if calendar else f"vs {prev_since.isoformat()}..{prev_until.isoformat()}"
     if r["rate_ratio"] is None:
         return f"{r['name']}: {r['current']} tickets, none {versus}"
     verb = {"rose": "rose", "fell": "fell", "flat": "no significant change"}[r["direction"]]
