@@ -371,7 +371,7 @@ class Extractor:
                 if m.candidates:
                     d.candidates["company"] = m.candidates
 
-        # 5. routing + deadlines
+        # 5. routing (deadlines are the ticket system's: the pipeline adds them)
         if d.category:
             d.department, d.co_handler = tax.route(d.category, d.district, d.street)
             base = min(d.confidence.get("category", 0.5), d.confidence.get("district", 0.5) if d.district else 1.0)
@@ -379,7 +379,6 @@ class Extractor:
                 d.confidence["department"] = round(base, 3)
             if d.co_handler:
                 d.confidence["co_handler"] = round(base * (d.confidence.get("street", 0.7) if d.street else 1.0), 3)
-            d.deadlines = tax.deadlines(d.appeal_type, d.category, self.now, d.urgency)
 
         # 6. knowledge base: consultations (during the call) and at finalize
         consult = d.appeal_type == "咨询" or any(

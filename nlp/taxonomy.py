@@ -17,8 +17,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
@@ -155,38 +153,3 @@ class Taxonomy:
             co = None
         return dept, co
 
-    # ---- SLA -----------------------------------------------------------------------------
-    def deadlines(self, appeal_type: str | None, category: str | None, start: datetime,
-                  urgency: str | None = None) -> dict[str, str]:
-        """response_by / resolve_by (ISO) counted from ``start`` (dispatch time, or now for a draft)."""
-        urgency = urgency or self.default_urgency(category)
-        if urgency == "urgent" and "urgent" in self.sla:
-            u = self.sla["urgent"]
-            return {"response_by": (start + timedelta(hours=u.get("first_contact_hours", 2))).isoformat(timespec="minutes"),
-                    "resolve_by": (start + timedelta(hours=u.get("resolve_hours", 24))).isoformat(timespec="minutes")}
-        rule = self.sla.get("by_appeal_type", {}).get(appeal_type or "")
-        if not rule:
-            return {}
-        return {"response_by": add_working_days(start, rule.get("first_contact_working_days", 1)).isoformat(timespec="minutes"),
-                "resolve_by": add_working_days(start, rule.get("resolve_working_days", 5)).isoformat(timespec="minutes")}
-
-
-@lru_cache(maxsize=4096)
-def _is_workday(d) -> bool:
-    try:
-        import chinese_calendar
-
-        return chinese_calendar.is_workday(d)
-    except Exception:  # outside the library's years (or not installed): plain weekdays
-        return d.weekday() < 5
-
-
-def add_working_days(start: datetime, days: int) -> datetime:
-    """``start`` moved forward by ``days`` working days (PRC calendar incl. 调休), same clock time."""
-    t = start
-    left = days
-    while left > 0:
-        t = t + timedelta(days=1)
-        if _is_workday(t.date()):
-            left -= 1
-    return t

@@ -6,6 +6,8 @@ How a deadline counts (start = dispatch time T, naive Shanghai time):
 - urgent tickets: T + `sla.urgent.first_contact_hours` / `resolve_hours` calendar hours.
 - an extension (once, with a reason) moves resolve_by to the end of the
   `sla.extension.max_resolve_working_days`-th working day after T.
+- a deadline in a year the installed calendar does not know yet counts Monday to Friday and is
+  marked provisional (the basis says so), to be checked once that year's holidays are published.
 For the draft shown to the operator during the call, T is "now" (the ticket is not dispatched yet).
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from ticketing.clock import to_local
 from ticketing.taxonomy_data import load_taxonomy
-from ticketing.workdays import working_days_deadline
+from ticketing.workdays import calendar_known, working_days_deadline
 
 DEFAULT_APPEAL_TYPE = "投诉"  # unknown appeal type: use the complaint limits
 
@@ -26,12 +28,14 @@ class Deadlines:
     response_by: datetime
     resolve_by: datetime
     basis: str  # human-readable rule, e.g. "投诉: 1/5个工作日"
+    provisional: bool = False  # counted past the calendar's known years (Monday to Friday)
 
-    def to_dict(self) -> dict[str, str]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "response_by": self.response_by.isoformat(timespec="seconds"),
             "resolve_by": self.resolve_by.isoformat(timespec="seconds"),
             "basis": self.basis,
+            "provisional": self.provisional,
         }
 
 
@@ -50,9 +54,13 @@ def compute_deadlines(appeal_type: str | None, urgency: str | None, start: datet
                          f"紧急: {rule['first_contact_hours']}/{rule['resolve_hours']}小时")
     kind = appeal_type if appeal_type in sla["by_appeal_type"] else DEFAULT_APPEAL_TYPE
     rule = sla["by_appeal_type"][kind]
-    return Deadlines(working_days_deadline(start, rule["first_contact_working_days"]),
-                     working_days_deadline(start, rule["resolve_working_days"]),
-                     f"{kind}: {rule['first_contact_working_days']}/{rule['resolve_working_days']}个工作日")
+    response_by = working_days_deadline(start, rule["first_contact_working_days"])
+    resolve_by = working_days_deadline(start, rule["resolve_working_days"])
+    basis = f"{kind}: {rule['first_contact_working_days']}/{rule['resolve_working_days']}个工作日"
+    provisional = not calendar_known(resolve_by.date())
+    if provisional:
+        basis += f"（{resolve_by.year}年节假日安排尚未收录，暂按周一至周五计算）"
+    return Deadlines(response_by, resolve_by, basis, provisional)
 
 
 def deadlines(appeal_type: str | None, urgency: str | None, start: datetime | str,

@@ -12,7 +12,26 @@ class CalendarRangeError(ValueError):
     """The date is outside the years the installed chinese_calendar knows."""
 
 
+def _last_known_year() -> int:
+    return max(d.year for d in chinese_calendar.holidays)
+
+
+LAST_KNOWN_YEAR = _last_known_year()
+# Statutory holidays on fixed dates (元旦, 劳动节, 国庆节); the lunar ones move and are not guessed.
+FIXED_DATE_HOLIDAYS = {(1, 1), (5, 1), (5, 2), (10, 1), (10, 2), (10, 3)}
+
+
+def calendar_known(day: date) -> bool:
+    """True where chinese_calendar has the official holidays; later years are estimated."""
+    return day.year <= LAST_KNOWN_YEAR
+
+
 def is_workday(day: date) -> bool:
+    """Official working day. Years after the library's data (the State Council publishes the next
+    year's holidays late in the year) count Monday to Friday: a ticket near New Year still gets a
+    deadline, marked provisional by `ticketing.sla`, instead of failing to dispatch."""
+    if day.year > LAST_KNOWN_YEAR:
+        return day.weekday() < 5 and (day.month, day.day) not in FIXED_DATE_HOLIDAYS
     try:
         return chinese_calendar.is_workday(day)
     except NotImplementedError as exc:  # the library's way of saying "year not in my data"

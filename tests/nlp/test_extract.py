@@ -132,7 +132,6 @@ def test_draft_schema_and_fields(fake_res):
     assert d["caller_name"] == "王先生" and d["phone"] == "13917654321"
     assert d["kb_ids"] == []          # not a consultation
     assert d["summary"].startswith("反映") and "营口路588号" in d["summary"] and "铁栅栏" in d["summary"]
-    assert d["deadlines"]["response_by"] < d["deadlines"]["resolve_by"]
     assert d["location"] == {"lat": 31.3, "lon": 121.5}
     assert all(0.0 <= c <= 1.0 for c in d["confidence"].values())
     assert d["candidates"]["company"][0]["value"] == d["company"]

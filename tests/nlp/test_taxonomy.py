@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from nlp.taxonomy import Taxonomy, add_working_days, street_office_name
+from nlp.taxonomy import Taxonomy, street_office_name
 
 
 @pytest.fixture(scope="module")
@@ -57,21 +57,6 @@ def test_route_matches_dev_labels(tax, calls_dir):
 def test_office_name_rule():
     assert street_office_name("杨浦区", "长海路街道") == "杨浦区长海路街道办事处"
     assert street_office_name("闵行区", "七宝镇") == "闵行区七宝镇人民政府"
-
-
-def test_deadlines(tax):
-    # 2024-09-30 (Mon) 10:00: 1 Oct – 7 Oct is the National Day holiday
-    start = datetime(2024, 9, 30, 10, 0)
-    d = tax.deadlines("投诉", "noise", start)
-    assert d["response_by"] == "2024-10-08T10:00"
-    assert d["resolve_by"] == "2024-10-12T10:00"   # 8-11 Oct + 12 Oct (Sat), a make-up working day
-    u = tax.deadlines("求助", "manhole", start)
-    assert u == {"response_by": "2024-09-30T12:00", "resolve_by": "2024-10-01T10:00"}
-    assert tax.deadlines(None, None, start) == {}
-
-
-def test_add_working_days_skips_weekend():
-    assert add_working_days(datetime(2024, 11, 15, 9), 1) == datetime(2024, 11, 18, 9)
 
 
 def test_custom_taxonomy(tmp_path, monkeypatch):

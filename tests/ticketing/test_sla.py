@@ -67,7 +67,22 @@ def test_extension_is_fifteen_working_days_after_dispatch():
     assert extended_resolve_by(datetime(2026, 9, 30, 10)) == datetime(2026, 10, 27, 23, 59, 59)
 
 
-@pytest.mark.parametrize("start", [datetime(2100, 3, 2, 9), datetime(2003, 12, 30, 9)])
+def test_years_the_calendar_does_not_know_yet_count_weekdays_and_are_provisional():
+    from ticketing.workdays import LAST_KNOWN_YEAR
+
+    year = LAST_KNOWN_YEAR + 1
+    friday = next(datetime(year, 1, d, 10) for d in range(2, 9) if datetime(year, 1, d).weekday() == 4)
+    d = compute_deadlines("投诉", "normal", friday)
+    assert d.provisional and "尚未收录" in d.basis
+    assert d.response_by.weekday() == 0 and (d.response_by.date() - friday.date()).days == 3
+    assert (d.resolve_by.date() - friday.date()).days == 7  # five weekdays later, the next Friday
+    # New Year's Day is a fixed-date holiday even where the year's schedule is unknown
+    last = datetime(LAST_KNOWN_YEAR, 12, 31, 10)
+    assert compute_deadlines("咨询", "normal", last).response_by.date() != datetime(year, 1, 1).date()
+    assert not compute_deadlines("投诉", "normal", datetime(2026, 9, 30, 10)).provisional
+
+
+@pytest.mark.parametrize("start", [datetime(2003, 12, 30, 9), datetime(2001, 3, 2, 9)])
 def test_outside_the_calendar_is_a_clear_error(start):
     with pytest.raises(CalendarRangeError, match="chinese_calendar .* no data"):
         compute_deadlines("投诉", "normal", start)
