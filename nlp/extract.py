@@ -312,6 +312,11 @@ class Extractor:
                     cs = _cands(pm)
                     if cs:
                         d.candidates[name] = cs
+            # a field left undecided (a road through several districts) has only candidates
+            for name, cs in (getattr(loc, "candidates", None) or {}).items():
+                if name not in d.candidates and cs:
+                    d.candidates[name] = [{"value": c["value"], "confidence": round(float(c.get("confidence", 0.0)), 3)}
+                                          for c in cs if isinstance(c, dict) and "value" in c]
             lat_lon = getattr(loc, "location", None)
             if isinstance(lat_lon, dict) and "lat" in lat_lon and "lon" in lat_lon:
                 d.location = {"lat": float(lat_lon["lat"]), "lon": float(lat_lon["lon"])}

@@ -351,3 +351,10 @@ def test_stereo_speakers_keep_the_operator_name_out(fake_res):
     assert d.caller_name is None
     d = ex.update({"id": 2, "start": 4, "end": 6, "text": "好的王先生。", "speaker": "operator", "final": True})
     assert d.caller_name == "王先生"
+
+
+def test_road_through_several_districts_leaves_district_candidates():
+    d = extract_text("我要反映一下，在中山北路上有个井盖没了，很危险。").to_dict()
+    assert d["district"] is None and d["road"] == "中山北路"
+    values = {c["value"] for c in d["candidates"]["district"]}
+    assert {"普陀区", "虹口区"} <= values
