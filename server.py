@@ -364,7 +364,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
         call_id: str | None = None,
         limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0),
     ) -> dict[str, Any]:
-        late = {t["id"]: t["overdue"] for t in res.store.overdue()}
+        late = res.store.overdue_map()
         if call_id:
             found = res.store.get_by_call(call_id)
             items, total = ([found] if found else []), (1 if found else 0)
@@ -394,8 +394,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     @api.get("/tickets/{ticket_id}", tags=["tickets"], summary="One ticket, with its draft and transcript")
     def get_ticket(ticket_id: int) -> dict[str, Any]:
         ticket = res.store.get(ticket_id)
-        late = {t["id"]: t["overdue"] for t in res.store.overdue()}
-        ticket["overdue"] = late.get(ticket_id, [])
+        ticket["overdue"] = res.store.overdue_map().get(ticket_id, [])
         if ticket.get("call_id"):
             ticket["segments"] = res.store.segments(ticket["call_id"])
         return ticket
