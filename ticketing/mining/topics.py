@@ -115,7 +115,7 @@ def _cluster(scored: list[dict[str, Any]], docs: dict[str, set[int]], top: int,
              overlap: float = 0.6) -> list[dict[str, Any]]:
     """Greedy: the best term opens a topic; a later term whose documents lie mostly (>= overlap)
     inside a topic's documents joins it. The topic is then named by its longest member among those
-    with at least 3/4 of the documents of its biggest member: 共享充电宝 rather than 充电 (which
+    with at least 3/4 of the documents of its opener: 共享充电宝 rather than 充电 (which
     also means charging an e-bike) or a fragment of one caller's sentence."""
     groups: list[dict[str, Any]] = []
     for s in scored:
@@ -130,8 +130,8 @@ def _cluster(scored: list[dict[str, Any]], docs: dict[str, set[int]], top: int,
     topics = []
     for g in groups:
         members = g["members"]
-        biggest = max(m["recent"] for m in members)
-        name = max((m for m in members if m["recent"] >= 0.75 * biggest), key=lambda m: (len(m["term"]), m["z"]))
+        opener = members[0]["recent"]
+        name = max((m for m in members if m["recent"] >= 0.75 * opener), key=lambda m: (len(m["term"]), m["z"]))
         related = [m["term"] for m in members if m is not name and m["term"] not in name["term"]]
         topics.append({**name, "z": max(m["z"] for m in members), "related": related[:8],
                        "examples": sorted(g["docs"])[:5], "documents": len(g["docs"])})
