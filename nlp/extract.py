@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -73,10 +74,11 @@ def _load_locator(gaz):
         return LocationExtractor()
 
 
-def _load_classifier():
+def _load_classifier(taxonomy_path=None):
     from nlp.classify import Classifier  # type: ignore
 
-    return Classifier.load()
+    # a centre's own taxonomy (HOTLINE_TAXONOMY) overrides the l1/urgency stored with the model
+    return Classifier.load(taxonomy_path=taxonomy_path or os.environ.get("HOTLINE_TAXONOMY") or None)
 
 
 def _load_companies(settings):
@@ -118,7 +120,7 @@ def load_resources(settings: Any = None, *, reload: bool = False) -> NlpResource
         res.taxonomy = Taxonomy.load(tax_path, office_name=office)  # required: errors propagate
         res.load_s["taxonomy"] = round(time.perf_counter() - t0, 3)
         res.locator = _timed(res, "locator", lambda: _load_locator(res.gazetteer))
-        res.classifier = _timed(res, "classifier", _load_classifier)
+        res.classifier = _timed(res, "classifier", lambda: _load_classifier(tax_path))
         res.companies = _timed(res, "companies", lambda: _load_companies(settings))
         res.kb = _timed(res, "kb", lambda: _load_kb(settings))
         if settings is None:
