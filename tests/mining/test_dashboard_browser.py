@@ -69,10 +69,17 @@ def test_dashboard_shows_planted_findings(dashboard_url, planted_db):
         (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"), full_page=True)
         canvases = page.locator("canvas").count()
+        # the report link fetches with the token and opens the HTML in a new tab
+        with page.context.expect_page() as opened:
+            page.click("#report-link")
+        report = opened.value
+        report.wait_for_selector("svg", timeout=120_000)
+        report_text = report.inner_text("body")
         browser.close()
     assert not errors, errors
     assert canvases >= 5  # echarts drew the charts
     assert sum(p["place_key"] in risk for p in result.planted["risk_points"]) >= 0.8 * len(result.planted["risk_points"])
     assert sum(h["place_key"] in hot for h in result.planted["hotspots"]) >= len(result.planted["hotspots"]) - 1
     assert "共享充电宝" in topics
+    assert "积水风险点" in report_text and any(p["place_key"] in report_text for p in result.planted["risk_points"])
     assert result.planted["departments"][0]["department"] in deps

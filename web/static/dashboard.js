@@ -37,7 +37,7 @@
     const since = $("since").value, until = $("until").value;
     const win = { since, until };
     $("status").textContent = "加载中…";
-    $("report-link").href = "/api/mining/report" + qs(win);
+    $("report-link").dataset.path = "/api/mining/report" + qs(win);
     await Promise.all([
       section("summary", async () => {
         const s = await api("GET", "/api/mining/summary");
@@ -140,6 +140,20 @@
     }, true);
   }
 
+  // the report needs the bearer token, which a plain link would not send: fetch it, open a blob
+  $("report-link").addEventListener("click", async (ev) => {
+    ev.preventDefault();
+    const win = window.open("", "_blank");
+    try {
+      const resp = await fetch(ev.target.dataset.path, { headers: { "Authorization": "Bearer " + (Hotline.token() || "") } });
+      if (!resp.ok) throw new Error(resp.status + " " + resp.statusText);
+      const url = URL.createObjectURL(new Blob([await resp.text()], { type: "text/html" }));
+      if (win) win.location = url; else location.href = url;
+    } catch (e) {
+      if (win) win.close();
+      $("status").textContent = "报告: " + e.message;
+    }
+  });
   $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   Hotline.initLogin(() => load());
 })();
