@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import random
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -91,24 +92,57 @@ def _load_json(path: Path) -> dict:
         return json.load(fh)
 
 
+_ROAD_NAME = re.compile(r"[\u4e00-\u9fa5]{1,8}(?:大道|公路|路|街)")
+
+
+def _gazetteer_streets_roads() -> dict[str, tuple[list[str], dict[str, list[str]]]]:
+    """district -> (streets, {road: its streets}) from nlp.gazetteer; {} when it is not available
+    (then demo_places.json's sample lists are used)."""
+    try:
+        from nlp.gazetteer import Gazetteer
+
+        g = Gazetteer.load()
+    except (ImportError, OSError, ValueError) as exc:  # optional for the demo: fall back, say why
+        log.info("gazetteer not available (%s): using demo_places.json streets and roads", exc)
+        return {}
+    out = {}
+    for district in g.districts:
+        streets = sorted(p.name for p in g.streets_of(district))
+        roads = {r.name: sorted(s for s in r.streets if s in streets) for r in g.roads_of(district)
+                 if district in r.districts and _ROAD_NAME.fullmatch(r.name)}
+        if len(streets) >= 3 and len(roads) >= 4:
+            out[district] = (streets, dict(sorted(roads.items())))
+    return out
+
+
 def _world() -> _World:
-    """Stable places: roads get a street and compounds by a fixed hash, not by the run's seed."""
+    """Stable places: the gazetteer's streets and roads (a road keeps its own street when the
+    gazetteer knows it), compounds named after roads; choices by a fixed hash, not the run's seed."""
     data = _load_json(DATA / "demo_places.json")
+    gaz = _gazetteer_streets_roads()
     road_street: dict[tuple[str, str], str] = {}
     compounds: dict[str, list[tuple[str, str]]] = {}
+    districts = []
     for d in data["districts"]:
         rng = random.Random(d["name"])
+        road_streets: dict[str, list[str]] = {r: [] for r in d["roads"]}
+        if d["name"] in gaz:
+            streets, road_streets = gaz[d["name"]]
+            d = {**d, "streets": streets, "roads": list(road_streets)}
+        districts.append(d)
         for road in d["roads"]:
-            road_street[(d["name"], road)] = rng.choice(d["streets"])
+            road_street[(d["name"], road)] = rng.choice(road_streets.get(road) or d["streets"])
         names = []
         for road in d["roads"]:
             stem = road[:-2] if road.endswith(("公路", "大道", "大街")) else road[:-1]
             for suffix in rng.sample(data["compound_suffixes"], 2):
-                names.append((f"{stem}{suffix}", road_street[(d["name"], road)]))
+                name, street = f"{stem}{suffix}", road_street[(d["name"], road)]
+                # keep names the store's place_key recognises as a compound (repeats must group)
+                if (_place_key(d["name"], street, None, f"{d['name']}{name}") or "").endswith(name):
+                    names.append((name, street))
         compounds[d["name"]] = names
-    world = _World(data["districts"], [d["population"] for d in data["districts"]], road_street,
-                   compounds, data["landmarks"])
-    world.by_name = {d["name"]: d for d in data["districts"]}
+    world = _World(districts, [d["population"] for d in districts], road_street, compounds, data["landmarks"])
+    world.by_name = {d["name"]: d for d in districts}
     return world
 
 
