@@ -88,7 +88,7 @@ def build_report(engine: sa.Engine, *, since: date, until: date, progress: Calla
                  + _table(["分类", "本期", "上年同期", "率比 (95% CI)", "q", "结论"],
                           [(r["name"], r["current"], r["previous"],
                             "" if r["rate_ratio"] is None else f"{r['rate_ratio']:.2f} ({r['ci_low']:.2f}–{r['ci_high']:.2f})",
-                            f"{r['q_value']:.2g}", _Raw(f"<span class='{r['direction']}'>{escape(r['statement'])}</span>"))
+                            "<1e-300" if r["q_value"] == 0 else f"{r['q_value']:.2g}", _Raw(f"<span class='{r['direction']}'>{escape(r['statement'])}</span>"))
                            for r in tr["rows"][:20]], (1, 2)))
 
     step("risk points")

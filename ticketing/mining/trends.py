@@ -72,4 +72,5 @@ def _statement(r: dict[str, Any], mode: str, prev_since: date, prev_until: date)
     pct = abs(r["change_pct"])
     head = f"{r['name']} {verb} {pct:.0f}% {versus}" if r["direction"] != "flat" else f"{r['name']}: {verb} {versus}"
     ci = f", 95% CI of ratio {r['ci_low']:.2f}-{r['ci_high']:.2f}" if r["ci_high"] is not None else ""
-    return f"{head} ({r['current']} vs {r['previous']} tickets, ratio {r['rate_ratio']:.2f}{ci}, q={r['q_value']:.2g})"
+    q = "q<1e-300" if r["q_value"] == 0 else f"q={r['q_value']:.2g}"   # the tail underflowed a double
+    return f"{head} ({r['current']} vs {r['previous']} tickets, ratio {r['rate_ratio']:.2f}{ci}, {q})"
