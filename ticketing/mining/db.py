@@ -49,7 +49,12 @@ def ticket_table(engine: sa.Engine) -> sa.Table:
 
 
 def ensure_indexes(engine: sa.Engine) -> list[str]:
-    """Create the mining indexes that are missing; returns the names created. Idempotent."""
+    """Create the mining indexes that are missing; returns the names created. Idempotent.
+    (Migration 0003 makes the same ones; this covers databases the analyses meet before it.)
+
+    No ANALYZE: on one million tickets SQLite's statistics made it pick a non-covering index
+    for the category-by-range counts (0.35 s CPU instead of 0.14 s); without them the planner
+    takes the covering index whose first column is the range."""
     created = []
     insp = sa.inspect(engine)
     if not insp.has_table("ticket"):
@@ -61,8 +66,6 @@ def ensure_indexes(engine: sa.Engine) -> list[str]:
                 conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS {name} ON ticket ({', '.join(cols)})")
                 created.append(name)
             _index_seen[(id(engine), name)] = True
-        if created and conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("ANALYZE")
     return created
 
 
