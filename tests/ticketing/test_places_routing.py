@@ -52,3 +52,11 @@ def test_routing_agrees_with_the_local_rules_on_known_streets():
     for category in ("road_flooding", "manhole", "noise", "property_service", "consumer_dispute"):
         local = _route_here(category, "普陀区", "曹杨新村街道", load_taxonomy())
         assert route(category, "普陀区", "曹杨新村街道") == local
+
+
+def test_place_key_compound_named_xiaoqu_and_street_named_after_a_compound():
+    from ticketing.places import place_key
+
+    assert place_key(district="虹口区", address="虹口区曲阳小区") == "虹口区|曲阳小区"
+    assert place_key(district="浦东新区", street="上钢新村街道", address="浦东新区上钢新村街道") == "浦东新区|上钢新村街道"
+    assert place_key(district="杨浦区", address="杨浦区控江路鞍山新村") == "杨浦区|鞍山新村"
