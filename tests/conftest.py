@@ -28,3 +28,17 @@ def _isolated_home(tmp_path_factory):
 @pytest.fixture(scope="session")
 def calls_dir() -> Path:
     return CALLS
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    """Browser tests save screenshots here: tests/artifacts/ (ignored by git), or docs/img/ for
+    the README with HOTLINE_UPDATE_SCREENSHOTS=1."""
+    import os
+
+    if os.environ.get("HOTLINE_UPDATE_SCREENSHOTS") == "1":
+        path = TESTS.parent / "docs" / "img"
+    else:
+        path = TESTS / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

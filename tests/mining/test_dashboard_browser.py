@@ -1,5 +1,5 @@
 """The dashboard in a real Chromium over the planted history: the planted risk points, hotspots,
-spike and topics show up; a screenshot goes to docs/img/dashboard.png. Needs Debian's chromium."""
+spike and topics show up; a screenshot goes to dashboard.png (see the screenshot_dir fixture). Needs Debian's chromium."""
 from __future__ import annotations
 
 import socket
@@ -47,7 +47,7 @@ def dashboard_url(planted_db):
     thread.join(10)
 
 
-def test_dashboard_shows_planted_findings(dashboard_url, planted_db):
+def test_dashboard_shows_planted_findings(dashboard_url, planted_db, screenshot_dir):
     from playwright.sync_api import sync_playwright
 
     _, result = planted_db
@@ -66,8 +66,7 @@ def test_dashboard_shows_planted_findings(dashboard_url, planted_db):
         hot = page.inner_text("#hotspots")
         topics = page.inner_text("#topics")
         deps = page.inner_text("#departments")
-        (ROOT / "docs" / "img").mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ROOT / "docs" / "img" / "dashboard.png"), full_page=True)
+        page.screenshot(path=str(screenshot_dir / "dashboard.png"), full_page=True)
         canvases = page.locator("canvas").count()
         # the report link fetches with the token and opens the HTML in a new tab
         with page.context.expect_page() as opened:

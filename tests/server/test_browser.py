@@ -1,6 +1,6 @@
 """The operator console in a real Chromium with a fake microphone playing dev-008 (44.1 kHz
 stereo, as Chromium's fake capture device delivers): login, live transcript, draft filling in,
-submit; screenshots to docs/img/. Needs Debian's chromium (`apt-get install chromium`)."""
+submit; screenshots via the screenshot_dir fixture (docs/img/ with HOTLINE_UPDATE_SCREENSHOTS=1). Needs Debian's chromium (`apt-get install chromium`)."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,6 @@ import pytest
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = Path("/usr/bin/chromium")
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 CALL = "dev-008"
 
 
@@ -57,13 +56,13 @@ def _label(calls_dir: Path) -> dict:
     raise AssertionError(f"{CALL} not in labels.jsonl")
 
 
-def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, admin_token, live_server, calls_dir):
+def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, admin_token, live_server, calls_dir,
+                                              screenshot_dir):
     from playwright.sync_api import sync_playwright
 
     args, seconds = chromium_args
     label = _label(calls_dir)
     srv = live_server(make_app())  # the real pipeline (model, nlp, store)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
@@ -85,7 +84,7 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             page.wait_for_selector(".seg.final", timeout=60_000)
             # mid-call: transcript scrolling, the form filling in
             page.wait_for_function("document.querySelectorAll('.seg.final').length >= 4", timeout=90_000)
-            page.screenshot(path=str(DOCS_IMG / "console.png"))
+            page.screenshot(path=str(screenshot_dir / "console.png"))
             # a network drop mid-call: the console reconnects and resumes by itself
             page.evaluate("state.ws.close()")
             page.wait_for_function("document.getElementById('call-status').textContent.includes('已恢复连接')",
@@ -151,7 +150,7 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
             page.click(f"{row} button[data-action='contacted']")
             page.wait_for_selector(f"{row}[data-state='contacted']")
             assert store.get(ticket["id"])["state"] == "contacted"
-            page.screenshot(path=str(DOCS_IMG / "tickets.png"), full_page=True)
+            page.screenshot(path=str(screenshot_dir / "tickets.png"), full_page=True)
         finally:
             browser.close()
 
