@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from stt.audio import SAMPLE_RATE, PcmConverter
-from stt.postprocess import Vocabulary, default_vocabulary, postprocess
+from stt.postprocess import Vocabulary, default_vocabulary, postprocess, strip_punct, tidy_punctuation
 from stt.vad import StreamingVad, VadOptions
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ class WhisperDecoder:
 
     # -- decoding -------------------------------------------------------------------------
     def decode(self, audios: Sequence[np.ndarray], hotwords: Sequence[Sequence[str]] | None = None,
-               *, beam_size: int | None = None, bucket: int | None = None) -> list[DecodeResult]:
+               *, beam_size: int | None = None, bucket: int | None = None, depth: int = 0,
+               correct: bool = True) -> list[DecodeResult]:
         """Decode utterances together (one encode + one generate for the batch)."""
         import ctranslate2
 
@@ -183,7 +184,23 @@ class WhisperDecoder:
             candidate = self._result(again)
             if candidate.compression_ratio < out[i].compression_ratio:
                 out[i] = candidate
-        if self.places is not None:
+        # Whisper sometimes stops after the first sentence of a long utterance (the VAD merged a
+        # short reply and the next turn across a pause under 0.5 s): far too little text for
+        # the audio means decode the two halves, split at the quietest point, separately.
+        if beam > 1 and depth < 2:
+            for i, (audio, r) in enumerate(zip(audios, out)):
+                if self._truncated(audio, r.text):
+                    parts = self._split(audio)
+                    if parts is None:
+                        continue
+                    subs = self.decode(parts, [hotwords[i]] * 2, beam_size=beam, bucket=bucket, depth=depth + 1,
+                                       correct=False)
+                    joined = tidy_punctuation("，".join(x.text for x in subs if x.text))
+                    if len(strip_punct(joined)) > len(strip_punct(r.text)):
+                        out[i] = DecodeResult(joined, " | ".join(x.raw_text for x in subs),
+                                              min(x.avg_logprob for x in subs), min(x.no_speech_prob for x in subs),
+                                              max(x.compression_ratio for x in subs), 0.0)
+        if self.places is not None and correct:
             for r, hot in zip(out, hotwords):
                 if r.text:
                     r.text = self.places.correct(r.text, extra=hot)
@@ -191,6 +208,24 @@ class WhisperDecoder:
         for r in out:
             r.seconds = seconds
         return out
+
+    @staticmethod
+    def _truncated(audio: np.ndarray, text: str, min_seconds: float = 4.0, chars_per_second: float = 1.5) -> bool:
+        seconds = len(audio) / SAMPLE_RATE
+        return seconds >= min_seconds and len(strip_punct(text)) < chars_per_second * seconds
+
+    @staticmethod
+    def _split(audio: np.ndarray, margin_s: float = 1.0) -> list[np.ndarray] | None:
+        """Two halves cut in the quietest 200 ms (10-ms energy frames) at least margin_s from each end."""
+        hop = SAMPLE_RATE // 100
+        n = len(audio) // hop
+        margin = int(margin_s * 100)
+        if n < 2 * margin + 20:
+            return None
+        energy = (np.asarray(audio[: n * hop], np.float32).reshape(n, hop) ** 2).mean(1)
+        smooth = np.convolve(energy, np.ones(20) / 20, mode="same")
+        cut = (margin + int(np.argmin(smooth[margin:n - margin]))) * hop
+        return [audio[:cut], audio[cut:]]
 
     def _result(self, r) -> DecodeResult:
         tokens = r.sequences_ids[0]
@@ -410,9 +445,9 @@ class StreamingTranscriber:
 
     # -- input ----------------------------------------------------------------------------
     def feed_pcm16(self, data: bytes) -> None:
-        self.feed(self._converter.pcm16(data), _at_rate=False)
+        self.feed(self._converter.pcm16(data))
 
-    def feed(self, samples: np.ndarray, _at_rate: bool = False) -> None:
+    def feed(self, samples: np.ndarray) -> None:
         """float32 samples at the call's sample_rate, shape (n,) or (channels, n)."""
         if self.ended:
             raise RuntimeError(f"call {self.call_id}: feed() after end()")
