@@ -72,3 +72,19 @@ def test_gazetteer_correction_leaves_correct_transcripts_alone(labels):
             assert c.correct(line) == line
     assert c.correct("嘉宏小学附近路口") == "嘉宏小学附近路口"
     assert c.correct("杨普去引口路588号") == "杨浦区营口路588号"
+
+
+def test_truncation_check_and_split_at_pause():
+    import numpy as np
+
+    from stt.transcribe import WhisperDecoder
+
+    rng = np.random.default_rng(0)
+    speech = lambda s: (0.3 * rng.standard_normal(int(s * 16000))).astype(np.float32)
+    audio = np.concatenate([speech(2.0), np.zeros(8000, np.float32), speech(6.0)])
+    assert WhisperDecoder._truncated(audio, "好的，您请讲。")          # 8.5 s, 5 characters
+    assert not WhisperDecoder._truncated(audio, "好的" * 8)
+    assert not WhisperDecoder._truncated(audio[:32000], "好的")         # short utterances are not checked
+    left, right = WhisperDecoder._split(audio)
+    assert len(left) + len(right) == len(audio)
+    assert 2.0 * 16000 <= len(left) <= 2.5 * 16000                     # cut inside the pause
