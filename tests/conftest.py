@@ -1,12 +1,16 @@
 """Shared test settings: every test run gets its own HOTLINE_HOME so nothing touches the user's data."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 TESTS = Path(__file__).resolve().parent
 CALLS = TESTS / "data" / "calls"
+# The labelled dev corpus lives beside the checkout (shared/corpus/dev), not in it: tests that
+# score the whole corpus read this variable and skip when the folder is absent.
+os.environ.setdefault("HOTLINE_DEV_CORPUS", str(TESTS.parent.parent / "shared" / "corpus" / "dev"))
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -5,6 +5,7 @@ The texts here are written for the tests (not in the training data, not from the
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from nlp.classify import DEFAULT_PATH, Classifier
 
 TESTS = Path(__file__).resolve().parents[1]
-SHARED_DEV = Path("/work/shared/corpus/dev/labels.jsonl")
+SHARED_DEV = Path(os.environ["HOTLINE_DEV_CORPUS"]) / "labels.jsonl"  # set by tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 from nlp.location import LocationExtractor, LocationResult, normalise_house_number
 
 CALLS = Path(__file__).resolve().parents[1] / "data" / "calls"
-DEV = Path(os.environ.get("HOTLINE_DEV_CORPUS", "/work/shared/corpus/dev")) / "labels.jsonl"
+DEV = Path(os.environ["HOTLINE_DEV_CORPUS"]) / "labels.jsonl"  # set by tests/conftest.py
 
 
 @pytest.fixture(scope="module")
