@@ -26,6 +26,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = Settings()
     out = Path(args.out) if args.out else settings.home / "demo"
     print(f"hotline demo: processing {source} -> drafts in {out}, tickets in {settings.db_url()}", file=sys.stderr)
+    from ticketing import TicketStore
+
+    loaded = TicketStore(settings.db_url()).init_reference_data()  # directory, KB, departments
+    print(f"hotline demo: reference data {loaded}", file=sys.stderr)
     process_args = build_parser().parse_args(["process", str(source), "--out", str(out)])
     # process prints every draft in full when it has no --out; here we print the table below instead.
     code = process_args.func(process_args)
