@@ -65,6 +65,11 @@ def _progress(total: int, desc: str, unit: str = "file"):
                 disable=None)  # None: off when stderr is not a terminal
 
 
+def _named(base: Path, suffix: str) -> Path:
+    """base + suffix; not with_suffix, which would turn dev-005.8k into dev-005.json."""
+    return base.with_name(base.name + suffix)
+
+
 def _stem_out(out: Path | None, path: Path) -> Path | None:
     if out is None:
         return None
@@ -153,11 +158,11 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         text = res.draft["transcript"]
         base = _stem_out(out, res.path)
         if base is not None:
-            base.with_suffix(".txt").write_text(text + "\n", encoding="utf-8")
+            _named(base, ".txt").write_text(text + "\n", encoding="utf-8")
             doc = {"file": str(res.path), "duration": round(res.duration, 3), "segments": segs}
             if args.ticket:
                 doc["ticket"] = res.draft
-            base.with_suffix(".json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+            _named(base, ".json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
         elif args.json:
             print(json.dumps({"file": str(res.path), "segments": segs}, ensure_ascii=False), flush=True)
         else:
@@ -187,7 +192,7 @@ def cmd_process(args: argparse.Namespace) -> int:
             return
         base = _stem_out(out, res.path)
         if base is not None:
-            base.with_suffix(".json").write_text(json.dumps(res.draft, ensure_ascii=False, indent=1), encoding="utf-8")
+            _named(base, ".json").write_text(json.dumps(res.draft, ensure_ascii=False, indent=1), encoding="utf-8")
         if args.json or base is None:
             print(json.dumps(res.draft, ensure_ascii=False, indent=None if args.json else 1), flush=True)
 

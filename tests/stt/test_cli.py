@@ -36,3 +36,13 @@ def test_transcribe_skips_broken_file(tmp_path, capsys):
 def test_missing_model_dir_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="cannot load the model"):
         main(["transcribe", str(CALLS / "dev-002.wav"), "--model-dir", str(tmp_path)])
+
+
+def test_process_keeps_one_draft_per_file_when_names_share_a_stem(tmp_path):
+    out = tmp_path / "out"
+    code = main(["process", str(CALLS / "dev-005.wav"), str(CALLS / "dev-005.8k.wav"), "--out", str(out),
+                 "--no-store", "--cpu-threads", "2"])
+    assert code == 0
+    drafts = {p.name: json.loads(p.read_text(encoding="utf-8")) for p in out.glob("*.json")}
+    assert set(drafts) == {"dev-005.json", "dev-005.8k.json"}
+    assert drafts["dev-005.8k.json"]["call_id"] == "dev-005.8k" and drafts["dev-005.json"]["call_id"] == "dev-005"
