@@ -148,11 +148,18 @@ class CompanyDirectory:
         self.by_name = {c.name: c for c in companies}
         # index: merged pinyin of the first two characters of every form -> companies
         self._index: dict[tuple[str, str], list[tuple[Company, str]]] = {}
+        self._loose: dict[tuple[str, str], list[tuple[Company, str, int]]] = {}
         for c in companies:
             for form in dict.fromkeys([c.short_name, c.core]):
                 if len(form) >= 2:
                     for k in self._pair_keys(form[0], form[1]):
                         self._index.setdefault(k, []).append((c, form))
+                # loose index: any later pair of a long form, with its offset, so that a name
+                # whose first character is misheard (铭生装饰 ← 鼎盛装饰) can still be found
+                if len(form) >= 4:
+                    for j in range(1, len(form) - 1):
+                        for k in self._pair_keys(form[j], form[j + 1]):
+                            self._loose.setdefault(k, []).append((c, form, j))
 
     @staticmethod
     def _pair_keys(a: str, b: str) -> list[tuple[str, str]]:
@@ -240,6 +247,39 @@ class CompanyDirectory:
                         continue
                     exact = _char_ratio(window, form)
                     out.append((i, i + len(form), c, form, 0.5 * sr + 0.5 * exact))
+        out.extend(self._loose_mentions(text, {(m[0], m[2].name, m[3]) for m in out}))
+        return out
+
+    def _loose_mentions(self, text: str, have: set) -> list[tuple[int, int, Company, str, float]]:
+        """Long forms with exactly one character that does not sound right (飞践体育 ← 飞跃体育).
+
+        Such a stretch alone is weak (any 4 syllables can be 3/4 alike), so it counts only with
+        the company's own context: 公司 right after it, or the company's road said in the call."""
+        out = []
+        seen: set[tuple[int, str, str]] = set()
+        for p in range(len(text) - 1):
+            a, b = text[p], text[p + 1]
+            if not ("\u4e00" <= a <= "\u9fff" and "\u4e00" <= b <= "\u9fff"):
+                continue
+            for key in self._pair_keys(a, b):
+                for c, form, j in self._loose.get(key, ()):
+                    i = p - j
+                    if i < 0 or (i, c.name, form) in seen or (i, c.name, form) in have:
+                        continue
+                    seen.add((i, c.name, form))
+                    window = text[i:i + len(form)]
+                    if len(window) < len(form) or not all("\u4e00" <= ch <= "\u9fff" for ch in window):
+                        continue
+                    miss = sum(1 for x, y in zip(window, form) if not (_keys(x) & _keys(y)))
+                    if miss != 1:
+                        continue
+                    after = text[i + len(form):i + len(form) + 8]
+                    road = c.road
+                    if not ("公司" in after or (road and road in text)):
+                        continue
+                    sr = _sound_ratio(window, form)
+                    score = 0.5 * sr + 0.5 * _char_ratio(window, form) - 0.15
+                    out.append((i, i + len(form), c, form, score))
         return out
 
     def has_mention(self, text: str) -> bool:

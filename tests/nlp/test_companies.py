@@ -92,3 +92,19 @@ def test_custom_directory(tmp_path):
     d = CompanyDirectory.load(p)
     m = d.match("星和餐饮的油烟太大了，徐汇漕溪路。")
     assert m is not None and m.name == "上海星河餐饮管理有限公司"
+
+
+def test_first_character_misheard_with_company_context(directory):
+    # 8 kHz ASR: 铭生装是 for 鼎盛装饰 — the first syllable is lost, 工程有限公司 + the road confirm it
+    text = "上海铭生装是工程有限公司，就是铭生装是在松江九亭、沪亭北路上。我们十几个工人工资没拿到。"
+    m = directory.match(text)
+    assert m is not None and m.name == "上海鼎盛装饰工程有限公司"
+    # 飞践体育 for 飞跃体育: the company's road and number (营口路588号) back the weak mention
+    text = "杨浦区营口路588号，那个大楼门口。健身房，小飞践体育的，在门口人行道上围了一圈铁栅栏。"
+    m = directory.match(text, district="杨浦区")
+    assert m is not None and m.name == "上海飞跃体育发展有限公司"
+
+
+def test_one_syllable_off_without_context_is_no_company(directory):
+    # three syllables of four alike, but neither 公司 after it nor the company's road: no match
+    assert directory.match("小区门口那个铭生装饰的广告牌被风吹倒了，砸到了人行道。") is None
