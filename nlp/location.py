@@ -82,6 +82,7 @@ class _Mention:
     weight: float = 0.0
     station: bool = False   # name used as a station (南京西路地铁站): no road/street for address
     needs_district: bool = False   # too weak alone: only counts inside an already-found district
+    context: bool = False   # said as a place: a cue around it (在X/X那边) or answering 哪个区？
 
     @property
     def kind(self) -> str:
@@ -137,6 +138,11 @@ _NOT_COMPOUND_PREFIX = ("我们", "你们", "他们", "这个", "那个", "隔�
                         "这些", "那些", "所有", "住的", "咱们")
 
 
+# ASR writes 在 as 再 (再浦东新区): as a cue before a misheard name it means the same
+_CUE_BEFORE_HEARD = _CUE_BEFORE + ("再",)
+_CUE_AFTER_LOOSE = _CUE_AFTER + ("的", "人", "区")
+# the operator (or caller) asking where: the next answer is a place
+_PLACE_ASKED_RE = re.compile(r"哪个区|哪个街道|哪个镇|哪条路|哪个小区|在哪|哪里|哪儿|什么地方|什么位置|具体位置|地址")
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
              "r", "z", "c", "s", "y", "w")
 
@@ -242,6 +248,7 @@ class LocationExtractor:
         line_of, readback, n_lines = self._lines(text)
         blocked, res.outside = self._outside_spans(text)
         cands = self._candidates(text, blocked)
+        self._mark_context(text, cands, line_of)
         mentions = self._supported(self._select(text, cands))
         self._weigh(text, mentions, line_of, readback, n_lines)
         # misheard streets/roads (merged sounds) do not decide the district on their own
@@ -252,6 +259,10 @@ class LocationExtractor:
                 self._weigh(text, again, line_of, readback, n_lines)
                 mentions = again
                 district, dshare, dcands = self._vote(mentions)
+            if district and self._bare_only(mentions, district):
+                # 杨浦保险 (养老保险 misheard), 徐汇乃是: a bare short form said as no place is no district
+                district, dshare = None, 0.0
+                mentions = [m for m in mentions if m.match != "merged" or m.kind == "district"]
         else:
             # nothing decides the district: a fuzzy street/road alone is too weak to keep
             mentions = [m for m in mentions if m.match != "merged" or m.kind == "district"]
@@ -536,12 +547,40 @@ class LocationExtractor:
         chosen.sort(key=lambda m: m.start)
         return chosen
 
+    def _mark_context(self, text: str, mentions: list[_Mention], line_of: list[int]) -> None:
+        """Set m.context: a place cue right before/after the name, or its line (or the one
+        before) asks where (请问在哪个区？ → 再骨东新区)."""
+        starts = [0]
+        for k, ch in enumerate(text):
+            if ch == "\n":
+                starts.append(k + 1)
+        for m in mentions:
+            before, after = text[max(0, m.start - 2):m.start], text[m.end:m.end + 2]
+            cue = (any(before.endswith(c) for c in _CUE_BEFORE_HEARD)
+                   or any(after.startswith(c) for c in _CUE_AFTER_LOOSE))
+            ln = line_of[m.start]
+            prev = text[starts[ln - 1]:starts[ln]] if ln > 0 else ""
+            asked = bool(_PLACE_ASKED_RE.search(prev) or _PLACE_ASKED_RE.search(text, starts[ln], m.start))
+            m.context = cue or asked
+
+    @staticmethod
+    def _bare_only(mentions: list[_Mention], district: str) -> bool:
+        """The district rests only on bare short forms (杨浦, no 区) said with no place cue."""
+        for m in mentions:
+            if district not in {d for p in m.places for d in p.districts}:
+                continue
+            if not (m.kind == "district" and m.end - m.start <= 2 and all(a.short for a in m.aliases)
+                    and not m.context):
+                return False
+        return True
+
     @staticmethod
     def _supported(mentions: list[_Mention]) -> list[_Mention]:
-        """A district heard one syllable off (同民区) counts only if something else names it too."""
+        """A district heard one syllable off (同民区) counts only if something else names it too,
+        or it is said as a place (在 before it, or the answer to 哪个区？)."""
         out = []
         for m in mentions:
-            if m.match == "near" and m.kind == "district" and len(m.surface) > 2:   # 2-char: cue-checked
+            if m.match == "near" and m.kind == "district" and len(m.surface) > 2 and not m.context:
                 d = m.places[0].name
                 if not any(o is not m and d in {x for p in o.places for x in p.districts}
                            and (o.match != "near" or o.start != m.start) for o in mentions):
@@ -566,7 +605,8 @@ class LocationExtractor:
             if not dists:
                 continue
             share = m.weight * _KIND_VOTE.get(m.kind, 0.4) / len(dists)
-            if first and m.match not in ("exact", "homophone") and m.kind != "district":
+            strong = m.context and len(m.surface) >= 3 and m.match == "merged"   # 再近安四那站
+            if first and m.match not in ("exact", "homophone") and m.kind != "district" and not strong:
                 support.append((dists, share * 0.5))
                 continue
             for d in dists:

@@ -233,3 +233,36 @@ def test_dev_corpus_accuracy(ex):
     n = len(rows)
     assert hits["district"] / n >= 0.9 and hits["road"] / n >= 0.8 and hits["street"] / n >= 0.75, hits
     assert addr / n >= 0.7, addr
+
+
+# ---------------------------------------------------------------- place context (ASR text)
+def test_misheard_district_answering_where(ex):
+    # 再骨东新区 (在浦东新区): one syllable off, alone — but it answers 哪个区？
+    text = "房产证丢了要怎么补办啊？\n请问您的房子在哪个区？\n再骨东新区，我家搬家的时候不知道塞到哪里去了。"
+    assert val(ex.extract(text).district) == "浦东新区"
+    # the same words with no question and no cue stay undecided
+    assert ex.extract("骨东新区这个说法我没听过。").district is None
+
+
+def test_misheard_landmark_with_place_cue(ex):
+    # 再近安四那站 (在静安寺那站): a 3-syllable name with 在…那站 around it decides the district
+    text = "昨天下午四点多，我坐的是76路，再近安四那站上的车。"
+    assert val(ex.extract(text).district) == "静安区"
+
+
+@pytest.mark.parametrize("text", [
+    "好的，杨浦保险跨省转移，您可以在国家社会保险公共服务平台上直接申请。",   # 养老保险 misheard
+    "徐汇乃是怎么算的？一般是低保、低收入家庭。",                          # 需要 misheard
+])
+def test_bare_short_district_without_place_cue(ex, text):
+    r = ex.extract(text)
+    assert r.district is None
+    assert r.candidates.get("district")      # kept as a candidate for the operator
+
+
+@pytest.mark.parametrize("text,district", [
+    ("我住在杨浦，小区门口的路灯坏了。", "杨浦区"),
+    ("我是徐汇的，想问一下养老服务补贴。", "徐汇区"),
+])
+def test_bare_short_district_with_cue(ex, text, district):
+    assert val(ex.extract(text).district) == district
