@@ -171,7 +171,12 @@ def _split(syl: str) -> tuple[str, str]:
 def _share_sound(a: str, b: str) -> bool:
     ia, fa = _split(a)
     ib, fb = _split(b)
-    return (ia == ib and ia != "") or (fa == fb and len(fa) >= 2)
+    if (ia == ib and ia != "") or (fa == fb and len(fa) >= 2):
+        return True
+    # ASR hears in/ing, en/eng, an/ang alike (新普区 ← 青浦区): compare merged finals too
+    _, ma = _split(merge_syllable(a))
+    _, mb = _split(merge_syllable(b))
+    return ma == mb and len(ma) >= 2
 
 
 def _name_before(text: str, end: int, max_len: int, blocked: set[int],

@@ -266,3 +266,9 @@ def test_bare_short_district_without_place_cue(ex, text):
 ])
 def test_bare_short_district_with_cue(ex, text, district):
     assert val(ex.extract(text).district) == district
+
+
+def test_one_syllable_off_with_merged_final(ex):
+    # 8 kHz ASR: 新普区 for 青浦区 (xin/qing share the final once in/ing merge); 北大街 is in 青浦
+    text = "北大街上有一块店招牌快掉下来了。\n好的，新普区都加小针北大街216号，我们会尽快通知处理。"
+    assert val(ex.extract(text).district) == "青浦区"
