@@ -120,6 +120,7 @@ class _NameHit:
     score: float
     span: tuple[int, int]
     gender: str | None = None
+    spelled: bool = False    # the character was spelled out (施工的施): homophone hits are this one
 
 
 def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
@@ -134,18 +135,19 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
         if not got:
             continue
         sur, q = got
+        spelled = False
         tail = text[m.start(1) + len(sur):m.start(1) + len(sur) + 14]
         for sm in _SPELL.finditer(tail):
             word, ch = sm.group(1), sm.group(2)
             if ch in word and ch in t.rank and lazy_pinyin(ch)[0] == lazy_pinyin(sur)[0]:
-                sur, q = ch, 1.0
+                sur, q, spelled = ch, 1.0, True
                 break
         for desc, ch in t.descriptions.items():
             if desc + ch in tail or desc in tail[:4]:
                 if lazy_pinyin(ch)[0] == lazy_pinyin(sur)[0] or q < 1.0:
-                    sur, q = ch, 1.0
+                    sur, q, spelled = ch, 1.0, True
                 break
-        hits.append(_NameHit(sur, 0.9 * q, (m.start(1), m.start(1) + len(sur))))
+        hits.append(_NameHit(sur, 0.9 * q, (m.start(1), m.start(1) + len(sur)), spelled=spelled))
     # 2. X先生 / X女士 / X阿姨 / X老先生 (operator addressing the caller, or the caller's own)
     titles = t.male_titles + t.female_titles
     title_re = re.compile("|".join(sorted(map(re.escape, titles), key=len, reverse=True)))
@@ -185,6 +187,17 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
             got = _surname_at(text, j + 1, t)
             if got:
                 hits.append(_NameHit(got[0], 0.5 * got[1], (j + 1, j + 1 + len(got[0]))))
+    # 4. a spelling in the reply with both characters misheard alike (我现实施工的事: 施工的施)
+    for zs, ze in zone:
+        for sm in _SPELL.finditer(text, zs, ze):
+            word, ch = sm.group(1), sm.group(2)
+            if ch in word:
+                continue   # written right: step 1 has it when 姓 was heard
+            for k, w in enumerate(word):
+                if w in t.rank and lazy_pinyin(w)[0] == lazy_pinyin(ch)[0]:
+                    i = sm.start(1) + k
+                    hits.append(_NameHit(w, 0.7, (i, i + 1), spelled=True))
+                    break
     for i in range(len(text) - 2):
         b = char_keys(text[i + 2])
         if "sen" not in b and "si" not in b:
@@ -207,6 +220,17 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
             score = 0.5 if got[1] >= 1.0 else (0.3 * got[1] if in_zone else 0.0)
             hits.append(_NameHit(got[0], score, (i, i + 3), gender))
     return hits
+
+
+def _title_after(text: str, end: int, t: _NameTables) -> str | None:
+    """先生/女士 (a title of the tables) said right after `end`, across a comma at most."""
+    k = end
+    while k < len(text) and k - end < 2 and text[k] in "，,、 ":
+        k += 1
+    for title in t.male_titles + t.female_titles:
+        if text.startswith(title, k):
+            return _title_gender(title, t)
+    return None
 
 
 def _gender_from_cues(text: str, t: _NameTables) -> str | None:
@@ -236,10 +260,22 @@ def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None)
             votes[h.surname] = votes.get(h.surname, 0.0) + h.score
     if not votes:
         return None
-    ranked = sorted(votes.items(), key=lambda kv: -kv[1])
+    # a spelled surname (施工的施) is what the homophones heard elsewhere (时先生, 石) mean
+    for h in hits:
+        if h.spelled and h.surname in votes:
+            py = lazy_pinyin(h.surname)[0]
+            for other in [s for s in votes if s != h.surname and lazy_pinyin(s)[0] == py]:
+                votes[h.surname] += votes.pop(other)
+                for o in hits:
+                    if o.surname == other:
+                        o.surname = h.surname
+    # a tie (宗女士 then 宋女士: one of them misheard) goes to the commoner surname
+    ranked = sorted(votes.items(), key=lambda kv: (-round(kv[1], 6), t.rank.get(kv[0], len(t.rank))))
     best = ranked[0][0]
     mine = [h for h in hits if h.surname == best]
     genders = [h.gender for h in mine if h.gender]
+    if not genders:  # a bare title right after the surname (向前，先生 → 钱 + 先生)
+        genders = [g for h in mine if (g := _title_after(text, h.span[1], t))]
     if not genders:  # a misheard title right next to the name (信尘，神仙生 → 陈 + 先生)
         genders = [h.gender for h in hits if h.gender and h.surname != best
                    and any(abs(h.span[0] - m.span[1]) <= 4 for m in mine)]

@@ -123,3 +123,22 @@ def test_operator_stating_own_surname_is_ignored_on_stereo():
     text2 = "您好，我姓李，工号1024，请问有什么可以帮您？\n我要反映路灯坏了。"
     assert extract_name(text2).value.startswith("李")          # mono: no way to tell
     assert extract_name(text2, operator_spans=op) is None       # stereo: the operator's own name
+
+
+# ---------------------------------------------------------------- names from noisy ASR text
+def test_name_tie_goes_to_the_commoner_surname():
+    # the read-back heard twice, once wrong (宗 for 宋): equal votes, 宋 is far commoner
+    text = "消防通道被私家车占用，我们会转给消防部门处理。您贵姓\n请坐宗女士的？\n宋女士的请保持电话畅通。"
+    assert extract_name(text).value == "宋女士"
+
+
+def test_name_gender_from_bare_title_after_it():
+    # 姓钱，钱先生 heard as 向前，先生: the surname has no title of its own, the next word is one
+    text = "电梯故障半月未修，我帮您反映给房管部门。您贵姓\n向前，先生。\n请先生，我们会尽快转交处理。"
+    assert extract_name(text).value == "钱先生"
+
+
+def test_name_misheard_spelling_beats_homophone_readback():
+    # 我姓施，施工的施 heard as 我现实施工的事; the read-back 时先生 is the same sound
+    text = "无证废品回收站，我们转交相关部门核查。您贵姓\n我现实施工的事。\n时先生感谢您的反应。"
+    assert extract_name(text).value == "施先生"
