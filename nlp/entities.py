@@ -74,7 +74,7 @@ _SPELL = re.compile(rf"([{_CJK}]{{1,3}})的([{_CJK}])")        # 施工的施 / 
 _PRE_OK = set("的好谢问位请叫是您跟让给找")
 # words that stand before a title without being a name (我先生, 这位女士, 好的先生)
 _NEVER_SURNAME = set("我你您他她它这那哪位个的是了和跟给让叫请问好谢老小大各两一诸们嗯啊呢吧呀哦喂对")
-_XING = ("xin", "xian")            # merged keys of 姓 (xing) as ASR writes it: 信/幸/行/性/新, 先/现
+_XING = ("xin", "xian", "jin")     # merged keys of 姓 (xing) as ASR writes it: 信/幸/行/性/新, 先/现, 尽/近
 _ASKED_RE = re.compile(r"贵[姓性心信幸星兴新尽]|称呼|怎么叫|姓什么")   # 您贵姓, as ASR writes it too
 _MALE_KEYS = (("xian", "xin"), ("sen",))          # 先生 and near-homophones (行生, 仙生, 现生)
 _FEMALE_KEYS = (("lv", "nv", "li"), ("si",))      # 女士 and near-homophones (你是 after a name)
@@ -177,16 +177,26 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
     for li, line in enumerate(lines):
         start = pos
         pos += len(line) + 1
-        if li == 0 or not _ASKED_RE.search(lines[li - 1]):
-            continue
-        zone.append((start, start + len(line) + 1 + len(lines[li + 1]) if li + 1 < len(lines) else pos))
-        j = start
-        while j < start + len(line) and (text[j] in "我嗯哦呃，,、 " or text[j:j + 2] == "免贵"):
-            j += 2 if text[j:j + 2] == "免贵" else 1
-        if j + 1 < start + len(line) and text[j] != "姓" and set(_XING) & set(char_keys(text[j])):
-            got = _surname_at(text, j + 1, t)
-            if got:
-                hits.append(_NameHit(got[0], 0.5 * got[1], (j + 1, j + 1 + len(got[0]))))
+        replies: list[int] = []          # where an answer to 您贵姓 starts
+        if li > 0 and _ASKED_RE.search(lines[li - 1]):
+            replies.append(start)
+            zone.append((start, start + len(line) + 1 + len(lines[li + 1]) if li + 1 < len(lines) else pos))
+        asked = list(_ASKED_RE.finditer(line))
+        if asked and asked[-1].end() < len(line) - 1:
+            # 8 kHz ASR often runs the caller's answer into the operator's line (请问您贵姓，我尽李)
+            k = start + asked[-1].end()
+            replies.append(k)
+            zone.append((k, start + len(line)))
+        for j in replies:
+            end = start + len(line)
+            while j < end and (text[j] in "我嗯哦呃，,、。？? " or text[j:j + 2] == "免贵"):
+                j += 2 if text[j:j + 2] == "免贵" else 1
+            if j + 1 < end and text[j] != "姓" and set(_XING) & set(char_keys(text[j])):
+                got = _surname_at(text, j + 1, t)
+                if got:
+                    # a real surname character stated is worth more than a homophone guess
+                    score = 0.6 if got[1] >= 1.0 else 0.5 * got[1]
+                    hits.append(_NameHit(got[0], score, (j + 1, j + 1 + len(got[0]))))
     # 4. a spelling in the reply with both characters misheard alike (我现实施工的事: 施工的施)
     for zs, ze in zone:
         for sm in _SPELL.finditer(text, zs, ze):

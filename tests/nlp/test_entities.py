@@ -142,3 +142,14 @@ def test_name_misheard_spelling_beats_homophone_readback():
     # 我姓施，施工的施 heard as 我现实施工的事; the read-back 时先生 is the same sound
     text = "无证废品回收站，我们转交相关部门核查。您贵姓\n我现实施工的事。\n时先生感谢您的反应。"
     assert extract_name(text).value == "施先生"
+
+
+def test_name_answer_run_into_the_question_line():
+    # 8 kHz ASR joined the turns: 请问您贵姓，我姓李 heard as 请问您贵姓，我尽李; the read-back 另女士
+    # is a homophone guess (凌) and must not outvote the surname the caller stated
+    text = "地下通道积水很深。\n请问您贵姓，我尽李联系电话。\n好的另女士，我们马上转交水务部门紧急处置。"
+    assert extract_name(text).value == "李女士"
+
+
+def test_name_question_alone_is_no_name():
+    assert extract_name("好的，我这边帮您反映，请问您贵姓？") is None
