@@ -120,22 +120,39 @@ def summarize(rows: Iterable[dict[str, bool | None]]) -> dict[str, dict]:
     return out
 
 
-def _read_transcripts(path: Path) -> dict[str, str]:
-    """{id: text} from a JSONL of {"id", "text"|"transcript"} (e.g. saved ASR output)."""
+def _read_transcripts(path: Path, key: str | None = None) -> dict[str, str]:
+    """{id: text} from a JSONL of {"id", "text"|"transcript"} (e.g. saved ASR output), or from one
+    JSON object {"calls": [{"id", <key>: text}, ...]} (an ASR eval dump: key e.g. text_8k)."""
+    raw = Path(path).read_text(encoding="utf-8")
+    try:
+        whole = json.loads(raw)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict) and isinstance(whole.get("calls"), list):
+        out = {}
+        for c in whole["calls"]:
+            text = c.get(key or "text")
+            if text is None and key is None:
+                text = c.get("transcript")
+            if "id" not in c or text is None:
+                raise ValueError(f"{path}: every call needs id and {key or 'text'}")
+            out[c["id"]] = text
+        return out
     out = {}
-    for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for n, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             d = json.loads(line)
-            out[d["id"]] = d.get("text") if d.get("text") is not None else d["transcript"]
-        except (ValueError, KeyError) as e:
-            raise ValueError(f"{path}:{n}: need a JSON object with id and text ({e})") from None
+            k = key or ("text" if d.get("text") is not None else "transcript")
+            out[d["id"]] = d[k]
+        except (ValueError, KeyError, TypeError) as e:
+            raise ValueError(f"{path}:{n}: need a JSON object with id and {key or 'text'} ({e})") from None
     return out
 
 
 def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None,
-                 transcripts: Path | None = None) -> dict:
+                 transcripts: Path | None = None, text_key: str | None = None) -> dict:
     from nlp.extract import extract_text, load_resources
 
     labels_file = Path(root) / "labels.jsonl"
@@ -144,7 +161,7 @@ def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None
     labels = [json.loads(ln) for ln in labels_file.read_text(encoding="utf-8").splitlines() if ln.strip()]
     labels = labels[:limit] if limit else labels
     if transcripts is not None:   # score other transcripts (ASR output) against the same labels
-        texts = _read_transcripts(transcripts)
+        texts = _read_transcripts(transcripts, text_key)
         labels = [dict(lab, transcript=texts[lab["id"]]) for lab in labels if lab.get("id") in texts]
     res = load_resources()
     if res.missing:
@@ -182,10 +199,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--json", action="store_true", help="print one JSON line with the summary")
     ap.add_argument("--transcripts", type=Path, default=None,
-                    help="JSONL of {id, text} to extract from instead of the label transcripts (e.g. ASR output)")
+                    help="JSONL of {id, text} to extract from instead of the label transcripts (e.g. ASR output), "
+                         "or a JSON object {calls: [{id, text_16k, text_8k, ...}]} with --text-key")
+    ap.add_argument("--text-key", default=None,
+                    help="field holding the text in --transcripts (default text, else transcript; e.g. text_8k)")
     args = ap.parse_args(argv)
     try:
-        out = evaluate_dir(Path(args.dir), limit=args.limit, transcripts=args.transcripts)
+        out = evaluate_dir(Path(args.dir), limit=args.limit, transcripts=args.transcripts,
+                           text_key=args.text_key)
     except (FileNotFoundError, ValueError) as e:
         print(f"nlp.evaluate: {e}", file=sys.stderr)
         return 1
