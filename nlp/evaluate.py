@@ -16,7 +16,8 @@ apply (the field is left out of that field's accuracy):
 
 ``python -m nlp.evaluate DIR`` runs the extractor on DIR/labels.jsonl transcripts (text only) and
 prints the table; ``--errors`` lists every wrong field; ``--transcripts asr.jsonl`` extracts from
-other transcripts ({id, text} per line, e.g. saved ASR output) and scores them against the labels.
+other transcripts ({id, text} per line, e.g. saved ASR output) and scores them against the labels;
+an ASR eval dump ({"calls": [{id, text_16k, text_8k}]}) is read too, ``--text-key text_8k`` picks the text.
 """
 from __future__ import annotations
 
