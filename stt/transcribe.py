@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from stt.audio import SAMPLE_RATE, PcmConverter
+from stt.digits import DigitOptions, needs_second_pass, second_pass
 from stt.postprocess import Vocabulary, default_vocabulary, postprocess, strip_punct, tidy_punctuation
 from stt.vad import StreamingVad, VadOptions
 
@@ -70,6 +71,7 @@ class TranscriberOptions:
     max_batch: int = 1                    # finals decoded together in one encode/generate
     max_new_tokens: int = 160
     place_correction: bool = True         # sound-alike place names -> gazetteer spelling (stt/lexicon.py)
+    digits: DigitOptions = field(default_factory=DigitOptions)  # phone-number second pass (stt/digits.py)
     vad: VadOptions = field(default_factory=VadOptions)
 
 
@@ -105,6 +107,8 @@ class WhisperDecoder:
         prompt = self.options.initial_prompt if self.options.initial_prompt is not None else self.vocab.initial_prompt
         self._prompt_tokens = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
         self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
+        self.digit_passes = 0       # finals decoded again for a phone number, and their time
+        self.digit_seconds = 0.0
         self.places = None
         if self.options.place_correction:
             from stt.lexicon import default_corrector
@@ -200,6 +204,16 @@ class WhisperDecoder:
                         out[i] = DecodeResult(joined, " | ".join(x.raw_text for x in subs),
                                               min(x.avg_logprob for x in subs), min(x.no_speech_prob for x in subs),
                                               max(x.compression_ratio for x in subs), 0.0)
+        # Finals with a broken phone number: decode again with a digit prompt (stt/digits.py).
+        if beam > 1 and depth == 0 and o.digits.enabled:
+            for audio, r in zip(audios, out):
+                if needs_second_pass(r.text, options=o.digits):
+                    res = second_pass(audio, r.text, lambda xs: self.decode_prompted(
+                        xs, o.digits.prompt, beam_size=o.digits.beam_size), o.digits)
+                    self.digit_passes += 1
+                    self.digit_seconds += res.seconds
+                    log.debug("digit pass %.2fs %r -> %r (%s)", res.seconds, r.text, res.text, res.tries)
+                    r.text = res.text
         if self.places is not None and correct:
             for r, hot in zip(out, hotwords):
                 if r.text:
@@ -208,6 +222,25 @@ class WhisperDecoder:
         for r in out:
             r.seconds = seconds
         return out
+
+    def decode_prompted(self, audios: Sequence[np.ndarray], prompt: str, *, beam_size: int | None = None) -> list[str]:
+        """Decode with ``prompt`` in place of the domain prompt and hotwords (stt/digits.py's tries)."""
+        import ctranslate2
+
+        o = self.options
+        hop = self.model.feature_extractor.hop_length
+        frames = max(self.target_frames(self.features(a).shape[1]) for a in audios)
+        batch = np.stack([self.features(np.pad(np.asarray(a, np.float32), (0, max(0, frames * hop - len(a)))))[:, :frames]
+                          for a in audios])
+        tokens = self.tokenizer.encode(" " + prompt.strip())[-(self.max_length // 2 - 1):]
+        head = [self.tokenizer.sot_prev] + tokens + list(self.tokenizer.sot_sequence) + [self.tokenizer.no_timestamps]
+        encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
+        results = self.model.model.generate(
+            encoded, [head] * len(audios), beam_size=beam_size or o.beam_size,
+            max_length=min(self.max_length, len(head) + o.max_new_tokens), return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self.suppress,
+        )
+        return [self._result(r).text for r in results]
 
     @staticmethod
     def _truncated(audio: np.ndarray, text: str, min_seconds: float = 4.0, chars_per_second: float = 1.5) -> bool:
