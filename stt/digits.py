@@ -40,6 +40,8 @@ class DigitOptions:
     # slowed down (pitch kept) -- together right on 31/36 of those slices.
     tempos: tuple[float, ...] = (1.0, 0.85)
     min_run: int = 5              # shorter digit runs are house numbers, dates, prices
+    # Service numbers said whole on every call (the operator's greeting): never a broken phone.
+    known: tuple[str, ...] = ("12345", "12315", "12348", "12319", "12369", "95598", "96777")
     max_seconds: float = 15.0     # longer audio: not a phone utterance (VAD caps at 15 s anyway)
 
 
@@ -90,12 +92,13 @@ def valid_number(digits: str) -> bool:
     return bool(_MOBILE.fullmatch(digits)) or (len(digits) == 8 and digits[0] in "23456789")
 
 
-def _suspect_runs(text: str, min_run: int) -> list[DigitRun]:
+def _suspect_runs(text: str, min_run: int, known: tuple[str, ...] = ()) -> list[DigitRun]:
     # Chinese-digit runs need more length: 一 and 两 are ordinary words too.
     out = []
     for r in digit_runs(text):
         spoken = not text[r.start].isdigit()
-        if len(r.digits) >= (min_run if not spoken else max(min_run, 7)) and not valid_number(r.digits):
+        if len(r.digits) >= (min_run if not spoken else max(min_run, 7)) and not valid_number(r.digits) \
+                and r.digits not in known:
             out.append(r)
     return out
 
@@ -105,7 +108,7 @@ def needs_second_pass(text: str, *, asked: bool = False, options: DigitOptions |
     o = options or DigitOptions()
     if not o.enabled or not text:
         return False
-    if _suspect_runs(text, o.min_run):
+    if _suspect_runs(text, o.min_run, o.known):
         return True
     runs = digit_runs(text)
     if any(valid_number(r.digits) for r in runs):
@@ -147,7 +150,7 @@ def _numbers(text: str) -> list[str]:
     return [r.digits for r in digit_runs(text, yao=True) if valid_number(r.digits)]
 
 
-def _merge(text: str, number: str, min_run: int) -> str:
+def _merge(text: str, number: str, min_run: int, known: tuple[str, ...] = ()) -> str:
     """Put ``number`` in place of the broken number in ``text``: digit runs at most two
     punctuation marks apart ("139、1765、421") count as one; the suspect or the longest such group."""
     groups: list[list[DigitRun]] = []
@@ -157,10 +160,10 @@ def _merge(text: str, number: str, min_run: int) -> str:
             groups[-1].append(r)
         else:
             groups.append([r])
-    groups = [g for g in groups if sum(len(r.digits) for r in g) >= 3]
+    groups = [g for g in groups if sum(len(r.digits) for r in g) >= 3 and "".join(r.digits for r in g) not in known]
     if not groups:
         return text
-    suspect = {(r.start, r.end) for r in _suspect_runs(text, min_run)}
+    suspect = {(r.start, r.end) for r in _suspect_runs(text, min_run, known)}
     g = next((g for g in groups if any((r.start, r.end) in suspect for r in g)), None) \
         or max(groups, key=lambda g: sum(len(r.digits) for r in g))
     return text[:g[0].start] + number + text[g[-1].end:]
@@ -180,5 +183,5 @@ def second_pass(audio: np.ndarray, text: str, decode: Callable[[Sequence[np.ndar
         tries.append(out)
         nums = _numbers(out)
         if nums:
-            return DigitResult(_merge(text, nums[0], o.min_run), nums[0], tries, time.perf_counter() - t0)
+            return DigitResult(_merge(text, nums[0], o.min_run, o.known), nums[0], tries, time.perf_counter() - t0)
     return DigitResult(text, None, tries, time.perf_counter() - t0)

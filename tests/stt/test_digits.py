@@ -26,6 +26,7 @@ def test_digit_runs_join_separators_and_chinese_digits():
     ("电话13601855472", False),                  # already valid
     ("您的电话是多少？", False),                  # the question alone: no digits to fix
     ("我住1050弄7号502室", False),               # house numbers
+    ("您好，12345，很高兴为您服务。", False),      # the hotline's own number
 ])
 def test_needs_second_pass(text, needed):
     assert needs_second_pass(text) is needed
