@@ -6,6 +6,10 @@ number (11 digits 1[3-9]…, or an 8-digit landline), or a phone cue with such a
 again a few ways that favour digits: a prompt full of digit-form numbers and no hotwords, and the
 audio slowed down (pitch-preserving ``atempo``). The valid number most tries agree on replaces the
 broken digit run in the first-pass text. Utterances without that need cost nothing.
+
+Measured (whole pipeline, transcribe_audio, the 18 dev calls with a phone label; shared CPU):
+phone right 8/18 -> 16/18 at 16 kHz, 4/18 -> 13/18 at 8 kHz; mean CER 0.1470 -> 0.1437 (16k),
+0.2149 -> 0.2137 (8k); about 1 s per second pass (0.7-1.0 s one try, 1.3-2.3 s two).
 """
 from __future__ import annotations
 
