@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -31,6 +30,7 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import emit, machine as host_machine  # noqa: E402
 from stt.metrics import cer  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "dev"
@@ -159,7 +159,7 @@ def main() -> int:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
-    machine = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+    machine = host_machine()
     print(f"\nbatch benchmark, {time.strftime('%Y-%m-%d %H:%M')} on {machine}; {len(files)} files ({', '.join(args.rates)}) from {args.corpus}")
     print("run | audio s | wall s | x real time | CER mean | CER max | peak RSS MiB")
     for name, r in runs.items():
@@ -172,12 +172,7 @@ def main() -> int:
                 ratios[name] = {"speedup_vs_baseline": round(base["wall_s"] / r["wall_s"], 2),
                                 "cer_vs_baseline": round(r["cer_mean"] / base["cer_mean"], 3) if base["cer_mean"] else None}
                 print(f"{name} vs baseline: {ratios[name]['speedup_vs_baseline']}x faster, CER ratio {ratios[name]['cer_vs_baseline']}")
-    line = json.dumps({"bench": "batch", "machine": machine, "date": time.strftime("%Y-%m-%d"), "files": len(files),
-                       "rates": args.rates, "runs": runs, "ratios": ratios}, ensure_ascii=False)
-    print(line)
-    if args.out:
-        with open(args.out, "a", encoding="utf-8") as f:
-            f.write(line + "\n")
+    emit("batch", {"files": len(files), "rates": args.rates, "runs": runs, "ratios": ratios}, args.out)
     return 0
 
 

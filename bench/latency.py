@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
 import socket
 import statistics
@@ -34,6 +33,7 @@ import websockets
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._common import emit, machine as host_machine  # noqa: E402
 from stt.audio import load_audio  # noqa: E402
 
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "dev"
@@ -264,7 +264,7 @@ def main() -> int:
         server.terminate()
         server.wait(timeout=30)
 
-    machine = f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB"
+    machine = host_machine()
     print(f"\nlatency benchmark, {time.strftime('%Y-%m-%d %H:%M')} on {machine}, speed {args.speed}x, frames {args.frame_ms} ms")
     head = ("N", "first partial p50", "final p50/p95/max", "hang-up->draft p50/p95/max", "CPU %", "RSS MiB", "queue max/end", "kept up")
     print(" | ".join(head))
@@ -277,11 +277,7 @@ def main() -> int:
             f"{fmt(r['decode_queue_max'])}/{fmt(r['decode_queue_end'])}", "yes" if r["kept_up"] else "NO",
         ]))
     for r in rows:
-        line = json.dumps({"bench": "latency", "machine": machine, "date": time.strftime("%Y-%m-%d"), **r}, ensure_ascii=False)
-        print(line)
-        if args.out:
-            with open(args.out, "a", encoding="utf-8") as f:
-                f.write(line + "\n")
+        emit("latency", r, args.out)
     return 0
 
 
