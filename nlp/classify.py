@@ -14,7 +14,6 @@ Urgency is the category's taxonomy default, raised by acute-danger cues.
 """
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import re

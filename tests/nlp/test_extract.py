@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from nlp.draft import SCHEMA_FIELDS, DraftTicket
+from nlp.draft import SCHEMA_FIELDS
 from nlp.evaluate import FIELDS, address_equal, normalize_address, score_fields, summarize
 from nlp.extract import Extractor, NlpResources, extract_text, load_resources
 from nlp.kb import KnowledgeBase

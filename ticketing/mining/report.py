@@ -124,7 +124,7 @@ def build_report(engine: sa.Engine, *, since: date, until: date, progress: Calla
 
     step("emerging topics")
     tp = T.emerging_topics(engine, until=until)
-    parts.append(f"<h2>新兴话题</h2><p class='muted'>近 7 天 vs 此前 56 天，对数几率（Dirichlet 先验）z 值。</p>"
+    parts.append("<h2>新兴话题</h2><p class='muted'>近 7 天 vs 此前 56 天，对数几率（Dirichlet 先验）z 值。</p>"
                  + _table(["词/短语", "z", "近期文档", "基线文档", "倍数", "相关词"],
                           [(t["term"], f"{t['z']:.1f}", t["recent"], t["baseline"], f"{t['ratio']:.1f}",
                             "、".join(t["related"][:5])) for t in tp["topics"][:12]], (1, 2, 3, 4)))
