@@ -12,7 +12,6 @@ import threading
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from nlp.draft import DraftTicket
@@ -181,11 +180,9 @@ def _segment_dict(seg: Any) -> dict:
 class Extractor:
     """Incremental draft ticket for one call."""
 
-    def __init__(self, resources: NlpResources | None = None, call_id: str | None = None,
-                 now: datetime | None = None):
+    def __init__(self, resources: NlpResources | None = None, call_id: str | None = None):
         self.res = resources or load_resources()
         self.call_id = call_id or ""
-        self.now = now or datetime.now().replace(second=0, microsecond=0)
         self.segments: list[dict] = []
         self._by_id: dict[Any, int] = {}
         self._classified_len = -10**9
@@ -437,10 +434,9 @@ def _kb_query(text: str) -> str:
     return "\n".join(asked[:4]) or text
 
 
-def extract_text(transcript: str, call_id: str | None = None, resources: NlpResources | None = None,
-                 now: datetime | None = None) -> DraftTicket:
+def extract_text(transcript: str, call_id: str | None = None, resources: NlpResources | None = None) -> DraftTicket:
     """Draft ticket from a whole transcript (turns separated by newlines)."""
-    ex = Extractor(resources, call_id=call_id, now=now)
+    ex = Extractor(resources, call_id=call_id)
     t = 0.0
     for i, line in enumerate(ln for ln in transcript.split("\n") if ln.strip()):
         dur = max(1.0, len(line) / 4.5)  # ~4.5 chars/s of Mandarin speech; only for the segment list

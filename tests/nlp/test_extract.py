@@ -10,6 +10,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from nlp.classify import Classification
 from nlp.draft import SCHEMA_FIELDS
 from nlp.evaluate import FIELDS, address_equal, normalize_address, score_fields, summarize
 from nlp.extract import Extractor, NlpResources, extract_text, load_resources
@@ -68,33 +69,19 @@ class FakeLocator:
         return [n for n in self.PLACES if n in text]
 
 
-@dataclass
-class FakeClassification:
-    appeal_type: str | None
-    appeal_type_confidence: float
-    category: str | None
-    category_confidence: float
-    category_l1: str | None
-    urgency: str | None
-    urgency_confidence: float
-    appeal_type_candidates: list = field(default_factory=list)
-    category_candidates: list = field(default_factory=list)
-    evidence: dict = field(default_factory=dict)
-
-
 class FakeClassifier:
     def __init__(self):
         self.calls = 0
 
-    def predict(self, text: str) -> FakeClassification:
+    def predict(self, text: str) -> Classification:
         self.calls += 1
         if "补办" in text or "想问" in text:
-            return FakeClassification("咨询", 0.9, "real_estate_registration", 0.9, "规划资源", "normal", 0.9,
-                                      [("咨询", 0.9)], [("real_estate_registration", 0.9)])
+            return Classification("咨询", 0.9, "real_estate_registration", 0.9, "规划资源", "normal", 0.9,
+                                  [("咨询", 0.9)], [("real_estate_registration", 0.9)])
         i = text.find("栅栏")
-        return FakeClassification("投诉", 0.8, "road_obstruction", 0.85, "市容环境", "normal", 0.9,
-                                  [("投诉", 0.8), ("举报", 0.1)], [("road_obstruction", 0.85)],
-                                  {"category": (i, i + 2)} if i >= 0 else {})
+        return Classification("投诉", 0.8, "road_obstruction", 0.85, "市容环境", "normal", 0.9,
+                              [("投诉", 0.8), ("举报", 0.1)], [("road_obstruction", 0.85)],
+                              {"category": (i, i + 2)} if i >= 0 else {})
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +142,7 @@ def test_transcript_is_corrected_and_evidence_indexes_it(fake_res):
 
 def test_incremental_equals_whole_text(fake_res):
     whole = extract_text(CALL_008, call_id="c", resources=fake_res)
-    ex = Extractor(fake_res, call_id="c", now=None)
-    ex.now = Extractor(fake_res).now
+    ex = Extractor(fake_res, call_id="c")
     drafts = []
     t = 0.0
     for i, line in enumerate(CALL_008.split("\n")):
@@ -250,7 +236,6 @@ def test_real_incremental_equals_whole(real_res, calls_dir):
     lab = _labels(calls_dir)[2]
     whole = extract_text(lab["transcript"], call_id="x", resources=real_res).to_dict()
     ex = Extractor(real_res, call_id="x")
-    ex.now = Extractor(real_res).now
     for i, turn in enumerate(lab["turns"]):
         ex.update({"id": i, "start": turn["start"], "end": turn["end"], "text": turn["text"],
                    "speaker": None, "final": True})
