@@ -51,6 +51,19 @@ def _open_store(settings: Settings) -> Any:
     return TicketStore(settings.db_url())
 
 
+def _deadlines(appeal_type: str | None, urgency: str | None, start: datetime) -> dict | None:
+    """What the operator tells the caller: ticketing's time limits as if dispatched at call start."""
+    try:
+        from ticketing.sla import deadlines
+    except ImportError:
+        return None
+    try:
+        return deadlines(appeal_type, urgency, start)
+    except ValueError as exc:  # a date the calendar cannot count: no deadline rather than no draft
+        log.warning("no deadlines: %s", exc)
+        return None
+
+
 @dataclass
 class Pipeline:
     settings: Settings
@@ -179,6 +192,8 @@ class CallSession:
             d["segments"] = segs
         if not d.get("transcript"):
             d["transcript"] = "\n".join(s["text"] for s in segs)
+        if not d.get("deadlines") and d.get("appeal_type"):
+            d["deadlines"] = _deadlines(d.get("appeal_type"), d.get("urgency"), self.started_at)
         return d
 
     def _call_info(self) -> dict:

@@ -87,3 +87,15 @@ def test_hung_up_call_finals_first(decoder):
     assert n_b == 3 and order.count("a") >= 10
     assert order[first_b:first_b + n_b] == ["b"] * n_b   # b's finals back to back ...
     assert first_b <= 2                                    # ... before most of a's queued ones
+
+
+def test_draft_deadlines_come_from_the_ticket_system():
+    from datetime import datetime
+
+    from pipeline import _deadlines
+    from ticketing.sla import deadlines
+
+    start = datetime(2026, 9, 30, 10)
+    assert _deadlines("投诉", "normal", start) == deadlines("投诉", "normal", start)
+    assert _deadlines("投诉", "normal", start)["response_by"] == "2026-10-08T23:59:59"  # National Day
+    assert _deadlines("投诉", "normal", datetime(2001, 1, 2, 9)) is None  # before the calendar: no deadline
