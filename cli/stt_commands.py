@@ -20,7 +20,10 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model-dir", help="CTranslate2 Whisper folder (default: bundled base; env HOTLINE_MODEL_DIR)")
     g.add_argument("--device", help="cpu or cuda (env HOTLINE_DEVICE, default cpu)")
     g.add_argument("--compute-type", help="int8, float16, float32, ... (env HOTLINE_COMPUTE_TYPE, default int8)")
-    g.add_argument("--cpu-threads", type=int, help="CTranslate2 threads (env HOTLINE_CPU_THREADS; 0 = default)")
+    g.add_argument("--cpu-threads", type=int,
+                   help="CTranslate2 threads per decoder worker (env HOTLINE_CPU_THREADS; 0 = auto: 1 on CPU)")
+    g.add_argument("--decoder-workers", type=int,
+                   help="model replicas decoding in parallel (env HOTLINE_DECODER_WORKERS; 0 = auto: one per core)")
     g.add_argument("--encoder", choices=("short", "full"), default="short",
                    help="encode only the utterance's frames (short, default) or a padded 30-s window (full)")
     g.add_argument("--beam-size", type=int, default=5)
@@ -38,6 +41,8 @@ def _settings(args: argparse.Namespace):
         s.compute_type = args.compute_type
     if args.cpu_threads is not None:
         s.cpu_threads = args.cpu_threads
+    if args.decoder_workers is not None:
+        s.decoder_workers = args.decoder_workers
     return s
 
 

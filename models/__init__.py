@@ -37,11 +37,28 @@ class ModelOptions:
     model_dir: str | None = None     # any CTranslate2 Whisper folder; None -> bundled base model
     device: str = "cpu"              # cpu | cuda
     compute_type: str = "int8"       # int8, int8_float16, float16, float32, ...
-    cpu_threads: int = 0             # 0 -> CTranslate2 default
+    cpu_threads: int = 0             # threads per worker; 0 -> auto (see resolved())
+    workers: int = 0                 # model replicas decoding in parallel; 0 -> auto
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ModelOptions":
-        return cls(settings.model_dir, settings.device, settings.compute_type, settings.cpu_threads)
+        return cls(settings.model_dir, settings.device, settings.compute_type, settings.cpu_threads,
+                   settings.decoder_workers)
+
+    def resolved(self) -> tuple[int, int]:
+        """(workers, cpu_threads per worker) with the automatic values filled in.
+
+        On CPU, one single-threaded replica per core: Whisper base decodes short utterances
+        with too little work per matrix for two threads to help (on the 2-core dev machine one
+        replica with 2 threads ran 4.1x real time, one with 1 thread 4.8x, two replicas with 1
+        thread each 8.4x; bench/profile.py). On a GPU, one worker.
+        """
+        cores = os.cpu_count() or 1
+        if self.device != "cpu":
+            return max(1, self.workers or 1), max(0, self.cpu_threads)
+        threads = self.cpu_threads or 1
+        workers = self.workers or max(1, min(8, cores // threads))
+        return workers, threads
 
 
 def default_model_dir() -> Path:
@@ -147,10 +164,12 @@ def load_whisper(options: ModelOptions | None = None):
 
     options = options or ModelOptions()
     path = resolve_model_dir(options.model_dir)
+    workers, threads = options.resolved()
     return WhisperModel(
         str(path),
         device=options.device,
         compute_type=options.compute_type,
-        cpu_threads=options.cpu_threads,
+        cpu_threads=threads,
+        num_workers=workers,       # CTranslate2 inter_threads: that many decodes can run at once
         local_files_only=True,
     )

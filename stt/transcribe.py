@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import logging
@@ -296,22 +297,42 @@ class DecodeJob:
 
 
 class SharedDecoder:
-    """One loaded model for many calls: a worker thread and a priority queue of decode jobs."""
+    """One loaded model for many calls: worker threads and a priority queue of decode jobs.
 
-    def __init__(self, model, options: TranscriberOptions | None = None, vocabulary: Vocabulary | None = None) -> None:
+    ``workers`` threads each take the most urgent job; with a model loaded with as many
+    CTranslate2 replicas (``num_workers``) they decode at the same time. A call's finals may then
+    finish out of order: `StreamingTranscriber` emits them in order.
+    """
+
+    def __init__(self, model, options: TranscriberOptions | None = None, vocabulary: Vocabulary | None = None,
+                 workers: int | None = None) -> None:
         self.options = options or TranscriberOptions()
-        self.decoder = WhisperDecoder(model, self.options, vocabulary)
+        # default: as many threads as the model has replicas (CTranslate2 inter_threads)
+        count = max(1, workers or int(getattr(model.model, "num_workers", 1) or 1))
+        self.decoders = [WhisperDecoder(model, self.options, vocabulary) for _ in range(count)]
+        self.decoder = self.decoders[0]
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._cv = threading.Condition()
+        self._stats = threading.Lock()
         self._closed = False
-        self.busy_seconds = 0.0
+        self.busy_seconds = 0.0   # decoder time summed over workers
         self.decoded = 0
         self.batches = 0
         self.dropped_partials = 0
         self.partial_cost = 0.0   # moving average of a partial's decode time (s)
-        self._thread = threading.Thread(target=self._run, name="whisper-decoder", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, args=(d,), name=f"whisper-decoder-{i}", daemon=True)
+                         for i, d in enumerate(self.decoders)]
+        for t in self._threads:
+            t.start()
+
+    @property
+    def workers(self) -> int:
+        return len(self.decoders)
+
+    @property
+    def digit_passes(self) -> int:
+        return sum(d.digit_passes for d in self.decoders)
 
     @classmethod
     def load(cls, model_options=None, options: TranscriberOptions | None = None) -> "SharedDecoder":
@@ -371,7 +392,7 @@ class SharedDecoder:
                     heapq.heappush(self._heap, e)
             return jobs
 
-    def _run(self) -> None:
+    def _run(self, decoder: WhisperDecoder) -> None:
         while True:
             jobs = self._take()
             if jobs is None:
@@ -389,18 +410,19 @@ class SharedDecoder:
             t0 = time.perf_counter()
             try:
                 final = live[0].final  # partials: greedy, shorter encoder window
-                results = self.decoder.decode([j.audio for j in live], [j.hotwords for j in live],
+                results = decoder.decode([j.audio for j in live], [j.hotwords for j in live],
                                               beam_size=None if final else 1,
                                               bucket=None if final else self.options.partial_frame_bucket)
             except Exception:  # a bad job must not kill the worker that every call shares
                 log.exception("decode failed")
                 results = [None] * len(live)
             spent = time.perf_counter() - t0
-            self.busy_seconds += spent
-            if not live[0].final:
-                self.partial_cost = spent if not self.partial_cost else 0.8 * self.partial_cost + 0.2 * spent
-            self.decoded += len(live)
-            self.batches += 1
+            with self._stats:
+                self.busy_seconds += spent
+                if not live[0].final:
+                    self.partial_cost = spent if not self.partial_cost else 0.8 * self.partial_cost + 0.2 * spent
+                self.decoded += len(live)
+                self.batches += 1
             for job, res in zip(live, results):
                 try:
                     job.callback(res)
@@ -411,7 +433,8 @@ class SharedDecoder:
         with self._cv:
             self._closed = True
             self._cv.notify_all()
-        self._thread.join(timeout)
+        for t in self._threads:
+            t.join(timeout)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,6 +446,13 @@ class _Utterance:
     partial_pending: bool = False
     partial_shown: bool = False
     closed: bool = False
+
+
+@dataclass
+class _PendingFinal:
+    segment: Segment
+    utterance: _Utterance
+    done: bool = False
 
 
 class _Channel:
@@ -468,6 +498,8 @@ class StreamingTranscriber:
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self._pending_finals = 0
+        self._order: collections.deque[_PendingFinal] = collections.deque()  # finals not yet emitted
+        self._emit_lock = threading.Lock()
         self._finals: list[Segment] = []
         self.ended = False
         self.ended_at: float | None = None      # monotonic time of end() ("hang-up")
@@ -532,6 +564,8 @@ class StreamingTranscriber:
         seg = Segment(utt.id, start / SAMPLE_RATE, end / SAMPLE_RATE, "", self._speaker(ch), True, ch.index)
         submitted = time.monotonic()
 
+        entry = _PendingFinal(seg, utt)
+
         def done(res: DecodeResult | None) -> None:
             with self._lock:
                 self.asr_seconds += res.seconds if res else 0.0
@@ -542,16 +576,28 @@ class StreamingTranscriber:
                     self._finals.append(seg)
                     self._finals.sort(key=lambda s: (s.start, s.id))
                 self.last_final_at = now
-            if seg.text or utt.partial_shown:
-                self._emit(seg)
-            with self._lock:
-                self._pending_finals -= 1
-                self._done.notify_all()
+                entry.done = True
+            self._emit_finals_in_order()
 
         with self._lock:
             self._pending_finals += 1
+            self._order.append(entry)
         prio = PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL
         self.decoder.submit(DecodeJob(audio, self._hotwords, True, done, owner=self), prio)
+
+    def _emit_finals_in_order(self) -> None:
+        """Emit decoded finals in submission order (several decoder workers finish out of order)."""
+        with self._emit_lock:   # one emitter at a time, so the order holds across threads
+            while True:
+                with self._lock:
+                    if not self._order or not self._order[0].done:
+                        return
+                    entry = self._order.popleft()
+                if entry.segment.text or entry.utterance.partial_shown:
+                    self._emit(entry.segment)
+                with self._lock:
+                    self._pending_finals -= 1
+                    self._done.notify_all()
 
     def _maybe_partial(self, ch: _Channel) -> None:
         utt = ch.open

@@ -19,11 +19,13 @@ def labels() -> dict[str, dict]:
 
 @pytest.fixture(scope="session")
 def decoder():
-    """The bundled Whisper base, loaded once (the model is assembled on first use)."""
+    """The bundled Whisper base, loaded once (the model is assembled on first use), with two
+    single-threaded replicas as on a 2-core machine: the tests run the parallel decoding path."""
     from models import ModelOptions
     from stt.transcribe import SharedDecoder, TranscriberOptions
 
-    dec = SharedDecoder.load(ModelOptions(cpu_threads=2), TranscriberOptions())
+    dec = SharedDecoder.load(ModelOptions(cpu_threads=1, workers=2), TranscriberOptions())
+    assert dec.workers == 2
     yield dec
     dec.close()
 

@@ -1,0 +1,44 @@
+"""Unit test of one part: finals decoded out of order are emitted in order (fake decoder)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from stt.audio import load_audio
+from stt.transcribe import DecodeResult, StreamingTranscriber, TranscriberOptions
+
+CALLS = Path(__file__).resolve().parents[1] / "data" / "calls"
+
+
+class HoldingDecoder:
+    """Stands in for SharedDecoder: keeps the jobs so the test decides when each finishes."""
+
+    options = TranscriberOptions(partials=False)
+    partial_cost = 0.0
+
+    def __init__(self) -> None:
+        self.jobs = []
+
+    def submit(self, job, priority) -> None:
+        self.jobs.append(job)
+
+    def promote(self, owner) -> None:
+        pass
+
+    def finals_waiting(self) -> int:
+        return 0
+
+
+def test_out_of_order_decodes_are_emitted_in_order():
+    dec = HoldingDecoder()
+    got = []
+    st = StreamingTranscriber(dec, options=dec.options, call_id="fake", on_segment=got.append)
+    st.feed(load_audio(CALLS / "dev-021.wav").samples[0])   # real speech for the real VAD
+    st.end()
+    assert len(dec.jobs) >= 5
+    for k, job in reversed(list(enumerate(dec.jobs))):
+        job.callback(DecodeResult(f"第{k}句", f"第{k}句", -0.1, 0.0, 1.0, 0.01))
+        if k:
+            assert got == [], "nothing may be emitted while an earlier final is still decoding"
+    assert [s.text for s in got] == [f"第{k}句" for k in range(len(dec.jobs))]
+    assert [s.id for s in got] == sorted(s.id for s in got)
+    assert st.wait(1)
