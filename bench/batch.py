@@ -87,11 +87,13 @@ def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float,
     return wall, peak / 2**20, out
 
 
-def ours(files: list[Path], workers: int, tmp: Path, env: dict) -> dict:
+def ours(files: list[Path], workers: int, tmp: Path, env: dict, batch: int | None = None) -> dict:
     src = tmp / "in"
     out = tmp / f"ours-w{workers}"
     hotline = str(Path(sys.executable).parent / "hotline")
-    wall, rss, _ = run_measured([hotline, "transcribe", *map(str, files), "--out", str(out), "--workers", str(workers)], env)
+    extra = ["--batch", str(batch)] if batch else []
+    wall, rss, _ = run_measured([hotline, "transcribe", *map(str, files), "--out", str(out), "--workers", str(workers),
+                                 *extra], env)
     texts, audio = {}, 0.0
     for p in files:
         doc = json.loads((out / (p.name.removesuffix(".wav") + ".json")).read_text(encoding="utf-8"))
@@ -140,6 +142,7 @@ def main() -> int:
     ap.add_argument("--rates", nargs="+", default=["16k"], choices=["16k", "8k"])
     ap.add_argument("--limit", type=int, help="first N files only")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batch", type=int, help="hotline transcribe --batch (default: its own)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--out", type=Path, help="append the JSON line here too")
     args = ap.parse_args()
@@ -152,7 +155,7 @@ def main() -> int:
     try:
         for w in args.workers:
             print(f"hotline transcribe, {len(files)} files, {w} worker(s) ...", file=sys.stderr, flush=True)
-            runs[f"hotline_w{w}"] = score(ours(files, w, tmp, env), refs)
+            runs[f"hotline_w{w}"] = score(ours(files, w, tmp, env, args.batch), refs)
         if not args.no_baseline:
             print(f"plain faster-whisper transcribe(vad_filter=True, beam 5), {len(files)} files ...", file=sys.stderr, flush=True)
             runs["faster_whisper_vad"] = score(baseline(files, env), refs)
