@@ -93,9 +93,16 @@ class Pipeline:
 
     def open_call(self, call_id: str | None = None, sample_rate: int = 16000, channels: int = 1,
                   hotwords: Iterable[str] = (), on_event: EventHandler | None = None,
-                  options: TranscriberOptions | None = None, meta: dict | None = None) -> "CallSession":
+                  options: TranscriberOptions | None = None, meta: dict | None = None,
+                  adapt_hotwords: bool = True) -> "CallSession":
+        """adapt_hotwords: feed the place names the extractor finds back to the transcriber as
+        hotwords for the call's later utterances (live calls). Recordings decoded as fast as
+        possible pass False: their utterances are all queued before the first is decoded, so
+        the hotwords would depend only on thread timing, and the same file must always give the
+        same transcript."""
         call_id = call_id or f"call-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         session = CallSession(self, call_id, sample_rate, channels, tuple(hotwords), on_event, options, meta or {})
+        session.adapt_hotwords = adapt_hotwords
         self.calls[call_id] = session
         return session
 
@@ -127,6 +134,7 @@ class CallSession:
                 self.extractor = pipeline.extractor_cls(pipeline.nlp_resources)
         self._draft: dict | None = None
         self.final_draft: dict | None = None
+        self.adapt_hotwords = True
         self.transcriber = StreamingTranscriber(
             pipeline.decoder, sample_rate=sample_rate, channels=channels, hotwords=hotwords,
             on_segment=self._on_segment, call_id=call_id, options=options,
@@ -175,7 +183,8 @@ class CallSession:
                 return
             finally:
                 self.nlp_seconds += time.perf_counter() - t0
-            self.transcriber.set_hotwords(list(self._base_hotwords) + [w for w in hot if w not in self._base_hotwords])
+            if self.adapt_hotwords:
+                self.transcriber.set_hotwords(list(self._base_hotwords) + [w for w in hot if w not in self._base_hotwords])
             self._draft = self._complete(draft)
         self._emit({"type": "draft", "final": False, "ticket": self._draft})
         self._store_draft(self._draft)

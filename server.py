@@ -194,7 +194,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
 
             audio = load_audio(path)
             session = pipe.open_call(call_id=call_id, sample_rate=audio.sample_rate, channels=audio.channels,
-                                     on_event=lambda event: None)
+                                     on_event=lambda event: None, adapt_hotwords=False)
             session.feed(audio.samples)
             draft = session.end()
         draft = dict(draft)

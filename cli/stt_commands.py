@@ -101,7 +101,7 @@ def _run_file(pipeline, path: Path, *, chunk_s: float = 1.0, call_id: str | None
     except AudioError as exc:
         return _CallResult(path, error=str(exc))
     session = pipeline.open_call(call_id=call_id or path.stem, channels=audio.channels,
-                                 meta={"audio": str(path), "duration": audio.duration})
+                                 meta={"audio": str(path), "duration": audio.duration}, adapt_hotwords=False)
     step = int(chunk_s * audio.sample_rate)
     for i in range(0, audio.samples.shape[1], step):
         session.feed(audio.samples[:, i:i + step])
@@ -133,14 +133,14 @@ def _run_many(pipeline, files: list[Path], workers: int, desc: str, on_done) -> 
     return results
 
 
-def _summary(results: list[_CallResult], wall: float, busy: float | None = None) -> str:
+def _summary(results: list[_CallResult], wall: float, busy: float | None = None, workers: int = 1) -> str:
     ok = [r for r in results if not r.error]
     audio = sum(r.duration for r in ok)
     rtf = wall / audio if audio else 0.0
     text = (f"{len(ok)} of {len(results)} file(s) done, {len(results) - len(ok)} failed; "
             f"audio {audio / 3600:.3f} h ({audio:.1f} s) in {wall:.1f} s: real-time factor {rtf:.3f}")
     if busy is not None and audio:
-        text += f" (decoder busy {busy / audio:.3f} s per audio second)"
+        text += f" (decoder busy {busy / audio:.3f} s per audio second, over {workers} worker(s))"
     return text
 
 
@@ -176,7 +176,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     results = _run_many(pipeline, files, args.workers, "transcribe", done)
     wall = time.perf_counter() - t0
-    print(_summary(results, wall, pipeline.decoder.busy_seconds), file=sys.stderr)
+    print(_summary(results, wall, pipeline.decoder.busy_seconds, pipeline.decoder.workers), file=sys.stderr)
     pipeline.close()
     return 1 if any(r.error for r in results) else 0
 
@@ -203,7 +203,7 @@ def cmd_process(args: argparse.Namespace) -> int:
 
     t0 = time.perf_counter()
     results = _run_many(pipeline, files, args.workers, "process", done)
-    print(_summary(results, time.perf_counter() - t0, pipeline.decoder.busy_seconds), file=sys.stderr)
+    print(_summary(results, time.perf_counter() - t0, pipeline.decoder.busy_seconds, pipeline.decoder.workers), file=sys.stderr)
     pipeline.close()
     return 1 if any(r.error for r in results) else 0
 
