@@ -28,7 +28,6 @@ import numpy as np
 
 from stt.audio import SAMPLE_RATE, PcmConverter
 from stt.digits import DigitOptions, needs_second_pass, second_pass
-from stt.names import NameOptions, name_pass, needs_name_pass
 from stt.postprocess import Vocabulary, default_vocabulary, postprocess, strip_punct, tidy_punctuation
 from stt.vad import StreamingVad, VadOptions
 
@@ -76,7 +75,6 @@ class TranscriberOptions:
     max_new_tokens: int = 160
     place_correction: bool = True         # sound-alike place names -> gazetteer spelling (stt/lexicon.py)
     digits: DigitOptions = field(default_factory=DigitOptions)  # phone-number second pass (stt/digits.py)
-    names: NameOptions = field(default_factory=NameOptions)     # surname-answer second pass (stt/names.py)
     vad: VadOptions = field(default_factory=VadOptions)
 
 
@@ -114,7 +112,6 @@ class WhisperDecoder:
         self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
         self.digit_passes = 0       # finals decoded again for a phone number, and their time
         self.digit_seconds = 0.0
-        self.name_passes = 0        # short answers decoded again for a surname
         self.places = None
         if self.options.place_correction:
             from stt.lexicon import default_corrector
@@ -210,15 +207,6 @@ class WhisperDecoder:
                         out[i] = DecodeResult(joined, " | ".join(x.raw_text for x in subs),
                                               min(x.avg_logprob for x in subs), min(x.no_speech_prob for x in subs),
                                               max(x.compression_ratio for x in subs), 0.0)
-        # Short answers to 您贵姓 with 姓 misheard: decode again with a surname prompt (stt/names.py).
-        if beam > 1 and depth == 0 and o.names.enabled:
-            for audio, r in zip(audios, out):
-                if needs_name_pass(r.text, len(audio) / SAMPLE_RATE, o.names):
-                    res = name_pass(audio, r.text, lambda xs: self.decode_prompted(
-                        xs, o.names.prompt, beam_size=o.names.beam_size), o.names)
-                    self.name_passes += 1
-                    log.debug("name pass %.2fs %r -> %r", res.seconds, r.text, res.tried)
-                    r.text = res.text
         # Finals with a broken phone number: decode again with a digit prompt (stt/digits.py).
         if beam > 1 and depth == 0 and o.digits.enabled:
             for audio, r in zip(audios, out):
