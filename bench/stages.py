@@ -1,12 +1,13 @@
 """Where the time goes: a per-stage profile of the batch path, and the encoder's cost per window.
 
-    python bench/profile.py                    # first 8 dev calls, 16 kHz and 8 kHz
-    python bench/profile.py --limit 36 --rates 16k
+    python bench/stages.py                    # first 8 dev calls, 16 kHz and 8 kHz
+    python bench/stages.py --limit 36 --rates 16k
 
 Runs the whole pipeline (VAD, Whisper, digit second pass, place correction, extraction) on
 recordings fed as fast as possible with ONE single-threaded decoder worker, so every stage runs
-one after another and the stage times add up to the wall time. Each stage's time is exclusive
-(a digit second pass's own encode/generate counts as "digit second pass", not as "encoder").
+one after another and the stage times add up to the wall time (VAD and extraction run beside the
+decoder thread, so the sum can pass the wall time a little). Each stage's time is exclusive: a
+stage inside another keeps its own time (a digit second pass's encode counts as "encoder").
 Prints CPU seconds per audio second per stage and what that means for throughput with one
 single-threaded worker per core; then the encoder's cost for the window sizes the decoder can
 use (the main lever on this model). Prints a table and one JSON line.
@@ -178,7 +179,7 @@ def main() -> int:
     prof = profile_pipeline(files)
     enc = encoder_cost([3, 5, 10, 15, 30])
 
-    print(f"\nprofile, {time.strftime('%Y-%m-%d %H:%M')} on {host_machine()}; {prof['files']} files, "
+    print(f"\nstage profile, {time.strftime('%Y-%m-%d %H:%M')} on {host_machine()}; {prof['files']} files, "
           f"{prof['audio_s']:.0f} s audio, {prof['utterances']} encoder calls, wall {prof['wall_s']:.1f} s")
     print("stage | seconds | s per audio s | share")
     total = sum(prof["stages_s"].values())
@@ -190,7 +191,7 @@ def main() -> int:
     print("encoder window | s per call (1 thread)")
     for w, s in enc.items():
         print(f"{w} | {s:.3f}")
-    emit("profile", {**prof, "encoder_s_per_call_1thread": enc, "x_realtime_one_worker": 1 / per_audio}, args.out)
+    emit("stages", {**prof, "encoder_s_per_call_1thread": enc, "x_realtime_one_worker": 1 / per_audio}, args.out)
     return 0
 
 
