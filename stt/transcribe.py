@@ -607,8 +607,12 @@ class StreamingTranscriber:
         if not o.partials or utt is None or utt.partial_pending:
             return
         pos = ch.position
-        # Not more often than the decoder can afford: at least 3x a partial's own decode time apart.
-        interval = max(o.partial_interval_s, 3.0 * self.decoder.partial_cost)
+        # Not more often than the decoders can afford: at least 3x a partial's own decode time
+        # apart (per worker). The first partial of an utterance is short, cheap audio: it comes
+        # after partial_interval_s whatever long partials cost (they set partial_cost).
+        first = not utt.partial_shown and utt.partial_pos == utt.start
+        workers = max(1, getattr(self.decoder, "workers", 1))
+        interval = o.partial_interval_s if first else max(o.partial_interval_s, 3.0 * self.decoder.partial_cost / workers)
         if pos - utt.partial_pos < interval * SAMPLE_RATE or pos - utt.start < 0.5 * SAMPLE_RATE:
             return
         # Skipped when behind: finals waiting means the decoder has no time to spare for previews.

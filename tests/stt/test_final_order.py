@@ -42,3 +42,17 @@ def test_out_of_order_decodes_are_emitted_in_order():
     assert [s.text for s in got] == [f"第{k}句" for k in range(len(dec.jobs))]
     assert [s.id for s in got] == sorted(s.id for s in got)
     assert st.wait(1)
+
+
+def test_first_partial_is_not_held_back_by_expensive_long_partials():
+    """partial_cost comes from long partials; the first partial of an utterance still comes at 1 s."""
+    dec = HoldingDecoder()
+    dec.options = TranscriberOptions(partials=True)
+    dec.partial_cost = 2.0          # 3x that would mean one partial every 6 s
+    st = StreamingTranscriber(dec, options=dec.options, call_id="fake")
+    x = load_audio(CALLS / "dev-021.wav").samples[0]
+    for i in range(0, int(3.0 * 16000), 640):
+        st.feed(x[i:i + 640])
+    partials = [j for j in dec.jobs if not j.final]
+    assert partials, "no partial within the first 3 s of speech"
+    assert len(partials[0].audio) <= 1.6 * 16000
