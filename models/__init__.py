@@ -50,8 +50,8 @@ class ModelOptions:
 
         On CPU, one single-threaded replica per core: Whisper base decodes short utterances
         with too little work per matrix for two threads to help (on the 2-core dev machine one
-        replica with 2 threads ran 4.1x real time, one with 1 thread 4.8x, two replicas with 1
-        thread each 8.4x; bench/stages.py). On a GPU, one worker.
+        replica with 2 threads ran 4.6x real time, one with 1 thread 5.3x, two replicas with 1
+        thread each 8.9x; bench/decoder_layouts.py). On a GPU, one worker.
         """
         cores = os.cpu_count() or 1
         if self.device != "cpu":
