@@ -101,8 +101,8 @@ class Pipeline:
         the hotwords would depend only on thread timing, and the same file must always give the
         same transcript."""
         call_id = call_id or f"call-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
-        session = CallSession(self, call_id, sample_rate, channels, tuple(hotwords), on_event, options, meta or {})
-        session.adapt_hotwords = adapt_hotwords
+        session = CallSession(self, call_id, sample_rate, channels, tuple(hotwords), on_event, options, meta or {},
+                              adapt_hotwords)
         self.calls[call_id] = session
         return session
 
@@ -117,7 +117,7 @@ class CallSession:
 
     def __init__(self, pipeline: Pipeline, call_id: str, sample_rate: int, channels: int,
                  hotwords: tuple[str, ...], on_event: EventHandler | None,
-                 options: TranscriberOptions | None, meta: dict) -> None:
+                 options: TranscriberOptions | None, meta: dict, adapt_hotwords: bool = True) -> None:
         self.pipeline = pipeline
         self.call_id = call_id
         self.on_event = on_event
@@ -134,7 +134,7 @@ class CallSession:
                 self.extractor = pipeline.extractor_cls(pipeline.nlp_resources)
         self._draft: dict | None = None
         self.final_draft: dict | None = None
-        self.adapt_hotwords = True
+        self.adapt_hotwords = adapt_hotwords
         self.transcriber = StreamingTranscriber(
             pipeline.decoder, sample_rate=sample_rate, channels=channels, hotwords=hotwords,
             on_segment=self._on_segment, call_id=call_id, options=options,

@@ -39,12 +39,9 @@ def utterances(corpus: Path, calls: int) -> list:
 
 
 def _model(threads: int, replicas: int):
-    from faster_whisper import WhisperModel
+    from models import ModelOptions, load_whisper
 
-    from models import resolve_model_dir
-
-    return WhisperModel(str(resolve_model_dir()), device="cpu", compute_type="int8", cpu_threads=threads,
-                        num_workers=replicas, local_files_only=True)
+    return load_whisper(ModelOptions(cpu_threads=threads, workers=replicas))
 
 
 def _decoder(model, **options):

@@ -332,10 +332,6 @@ class SharedDecoder:
     def workers(self) -> int:
         return len(self.decoders)
 
-    @property
-    def digit_passes(self) -> int:
-        return sum(d.digit_passes for d in self.decoders)
-
     @classmethod
     def load(cls, model_options=None, options: TranscriberOptions | None = None) -> "SharedDecoder":
         from models import load_whisper
@@ -610,7 +606,7 @@ class StreamingTranscriber:
         # Not more often than the decoders can afford: at least 3x a partial's own decode time
         # apart (per worker). The first partial of an utterance is short, cheap audio: it comes
         # after partial_interval_s whatever long partials cost (they set partial_cost).
-        first = not utt.partial_shown and utt.partial_pos == utt.start
+        first = utt.partial_pos == utt.start   # no partial asked for yet
         workers = max(1, getattr(self.decoder, "workers", 1))
         interval = o.partial_interval_s if first else max(o.partial_interval_s, 3.0 * self.decoder.partial_cost / workers)
         if pos - utt.partial_pos < interval * SAMPLE_RATE or pos - utt.start < 0.5 * SAMPLE_RATE:
