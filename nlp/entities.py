@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import product
 from pathlib import Path
 
 from pypinyin import lazy_pinyin
@@ -44,6 +45,8 @@ class _NameTables:
     default_title: str
     ambiguous: str
     by_pinyin: dict[str, str]
+    # (word length, surname position, merged syllables of the other characters) -> [(word, surname)]
+    spelling_words: dict[tuple, list[tuple[str, str]]]
 
 
 @lru_cache(maxsize=1)
@@ -56,6 +59,14 @@ def _tables() -> _NameTables:
     for ch in s:  # then ASR-tolerant keys (陈 ← 尘 chen, 曹 ← 吵 chao→cao)
         for k in char_keys(ch):
             by_py.setdefault("~" + k, ch)
+    spelling: dict[tuple, list[tuple[str, str]]] = {}
+    for sur, words in d.get("spelling_words", {}).items():
+        for w in words:
+            for p, ch in enumerate(w):
+                if ch != sur:
+                    continue
+                for others in _other_keys(w, p):
+                    spelling.setdefault((len(w), p, others), []).append((w, sur))
     return _NameTables(
         surnames=s, rank={c: i for i, c in enumerate(s)}, compound=tuple(d.get("compound", [])),
         descriptions=dict(d.get("descriptions", {})),
@@ -63,7 +74,34 @@ def _tables() -> _NameTables:
         female_titles=tuple(sorted(d["female_titles"], key=len, reverse=True)),
         male_cues=tuple(d.get("male_cues", [])), female_cues=tuple(d.get("female_cues", [])),
         default_title=d.get("default_title", "女士"), ambiguous=d.get("ambiguous", ""), by_pinyin=by_py,
+        spelling_words=spelling,
     )
+
+
+def _other_keys(word: str, skip: int) -> list[tuple[str, ...]]:
+    """Merged-pinyin readings of ``word`` without the character at ``skip`` (heteronyms: each)."""
+    per = [char_keys(c) for k, c in enumerate(word) if k != skip]
+    if any(not p for p in per):
+        return []
+    return [tuple(c) for c in product(*per)][:8]
+
+
+def _spelled_surname(word: str, said: str, t: "_NameTables") -> str | None:
+    """The surname a spelling "word的said" names, matched by sound (深无空的深 -> 孙悟空的孙).
+
+    The word's other characters must sound like a known spelling word's, and the surname's own
+    sound must be heard at least once (in ``said`` or in its place in the word) -- unless the
+    word has two or more other syllables that agree and the two surname slots agree with each
+    other (the same mishearing twice)."""
+    for p in range(len(word)):
+        for others in _other_keys(word, p):
+            for _w, sur in t.spelling_words.get((len(word), p, others), ()):
+                sur_keys = set(char_keys(sur))
+                if sur_keys & (set(char_keys(said)) | set(char_keys(word[p]))):
+                    return sur
+                if len(others) >= 2 and said == word[p]:
+                    return sur
+    return None
 
 
 _CJK = r"\u4e00-\u9fff"
@@ -123,7 +161,8 @@ class _NameHit:
     spelled: bool = False    # the character was spelled out (施工的施): homophone hits are this one
 
 
-def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
+def _name_hits(text: str, t: _NameTables) -> tuple[list[_NameHit], list[tuple[int, int]]]:
+    """Surname hits, and the text ranges that answer the operator's 您贵姓 (the reply zones)."""
     hits: list[_NameHit] = []
     # 1. 我姓X (+ optional spelling: 施工的施 / 口天吴 / X先生 right after)
     for m in _SAY_SURNAME.finditer(text):
@@ -201,6 +240,12 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
     for zs, ze in zone:
         for sm in _SPELL.finditer(text, zs, ze):
             word, ch = sm.group(1), sm.group(2)
+            for n in (3, 2):   # a known spelling word by sound (深无空的深: 孙悟空的孙)
+                sur = _spelled_surname(word[-n:], ch, t) if len(word) >= n else None
+                if sur:
+                    i = sm.end(1) - n
+                    hits.append(_NameHit(sur, 0.8, (i, sm.end(2)), spelled=True))
+                    break
             if ch in word:
                 continue   # written right: step 1 has it when 姓 was heard
             for k, w in enumerate(word):
@@ -229,7 +274,7 @@ def _name_hits(text: str, t: _NameTables) -> list[_NameHit]:
             # outside the reply to 您贵姓 a misheard surname + misheard title is only a gender hint
             score = 0.5 if got[1] >= 1.0 else (0.3 * got[1] if in_zone else 0.0)
             hits.append(_NameHit(got[0], score, (i, i + 3), gender))
-    return hits
+    return hits, zone
 
 
 def _title_after(text: str, end: int, t: _NameTables) -> str | None:
@@ -259,7 +304,7 @@ def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None)
     ``operator_spans``: text ranges the operator said (known on stereo calls); a surname *stated*
     there (我姓李) is ignored, a title there (王先生您好) still counts."""
     t = _tables()
-    hits = _name_hits(text, t)
+    hits, zone = _name_hits(text, t)
     if operator_spans:  # stereo calls: 我姓李 said by the operator is the operator's own name
         hits = [h for h in hits if h.gender is not None or not any(a <= h.span[0] < b for a, b in operator_spans)]
     if not hits:
@@ -289,6 +334,18 @@ def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None)
     if not genders:  # a misheard title right next to the name (信尘，神仙生 → 陈 + 先生)
         genders = [h.gender for h in hits if h.gender and h.surname != best
                    and any(abs(h.span[0] - m.span[1]) <= 4 for m in mine)]
+    if not genders and zone:
+        # the first title after the caller answered 您贵姓 (the operator's 请先生 for 钱先生): its
+        # surname may be misheard, its title is still the caller's
+        z0 = min(a for a, _ in zone)
+        after = [(h.span[0], h.gender) for h in hits if h.gender and h.span[0] >= z0]
+        for title in t.male_titles + t.female_titles:   # a bare title too (请先生，我们会…)
+            k = text.find(title, z0)
+            while k >= 0 and text[k - 1:k] in ("我", "她", "他"):   # 我先生 is a husband
+                k = text.find(title, k + 1)
+            if k >= 0:
+                after.append((k, _title_gender(title, t)))
+        genders = [min(after)[1]] if after else []
     if genders:
         gender, gq = genders[-1], 1.0
     else:

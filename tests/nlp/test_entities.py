@@ -153,3 +153,26 @@ def test_name_answer_run_into_the_question_line():
 
 def test_name_question_alone_is_no_name():
     assert extract_name("好的，我这边帮您反映，请问您贵姓？") is None
+
+
+@pytest.mark.parametrize("text, want", [
+    ("请问您贵姓\n信麻，麻路的麻。", "马"),          # 姓马，马路的马: both 马 heard as 麻
+    ("您怎么称呼\n尽尹、深无空的深。", "孙"),        # 孙悟空的孙, the surname itself misheard twice
+    ("请问您贵姓\n今年，严实的阴。", "殷"),          # 殷实的殷: the word misheard, the surname heard
+])
+def test_name_spelled_with_a_known_word_heard_by_sound(text, want):
+    got = extract_name(text)
+    assert got is not None and got.value.startswith(want)
+
+
+def test_spelling_words_only_count_in_the_reply():
+    # 施工的时候 is no spelling outside the answer to 您贵姓
+    assert extract_name("楼下施工的时候声音很大。") is None
+
+
+def test_name_gender_from_the_first_title_after_the_reply():
+    # the operator's 许先生 heard as 请先生: no surname, still the caller's title
+    text = "我们转交相关部门处理。请问您贵姓\n信许。\n请先生您放心，我们马上处理。"
+    assert extract_name(text).value == "许先生"
+    # 我先生 (my husband) is no title of the caller's
+    assert extract_name("请问您贵姓\n信许。\n我先生也打过电话。").value != "许先生"

@@ -82,11 +82,13 @@ def test_hung_up_call_finals_first(decoder):
     b.feed(x[: 16000 * 9])
     b.end()             # ... but b hangs up, so its finals jump ahead of a's still queued ones
     a.end()
-    first_b = order.index("b")
-    n_b = order.count("b")
-    assert n_b == 3 and order.count("a") >= 10
-    assert order[first_b:first_b + n_b] == ["b"] * n_b   # b's finals back to back ...
-    assert first_b <= 2                                    # ... before most of a's queued ones
+    n_a, n_b = order.count("a"), order.count("b")
+    assert n_b == 3 and n_a >= 10
+    first_b, last_b = order.index("b"), len(order) - 1 - order[::-1].index("b")
+    # Only finals already on a decoder worker when b hung up may land between b's finals ...
+    assert order[first_b:last_b + 1].count("a") <= decoder.workers
+    # ... and b's finals come before most of a's queued ones.
+    assert first_b <= 2 * decoder.workers and order[last_b + 1:].count("a") >= n_a // 2
 
 
 def test_draft_deadlines_come_from_the_ticket_system():
