@@ -96,13 +96,24 @@ def valid_number(digits: str) -> bool:
     return bool(_MOBILE.fullmatch(digits)) or (len(digits) == 8 and digits[0] in "23456789")
 
 
+# How people group a phone number when they say it (mobile 3-4-4, landline 4-4) and how Whisper
+# writes it: a valid-looking number grouped any other way ("136-1018-545-2") had digits dropped
+# and others split or repeated, so it is decoded again like a broken one.
+_GROUPINGS = {(11,), (3, 4, 4), (3, 8), (7, 4), (8,), (4, 4)}
+
+
+def _grouping(text: str, run: DigitRun) -> tuple[int, ...]:
+    return tuple(len(g) for g in re.split(r"[-－— ]", text[run.start:run.end]) if g)
+
+
 def _suspect_runs(text: str, min_run: int, known: tuple[str, ...] = ()) -> list[DigitRun]:
     # Chinese-digit runs need more length: 一 and 两 are ordinary words too.
     out = []
     for r in digit_runs(text):
         spoken = not text[r.start].isdigit()
-        if len(r.digits) >= (min_run if not spoken else max(min_run, 7)) and not valid_number(r.digits) \
-                and r.digits not in known:
+        if len(r.digits) < (min_run if not spoken else max(min_run, 7)) or r.digits in known:
+            continue
+        if not valid_number(r.digits) or _grouping(text, r) not in _GROUPINGS:
             out.append(r)
     return out
 
