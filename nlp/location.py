@@ -569,15 +569,13 @@ class LocationExtractor:
             m.context = cue or asked
 
     @staticmethod
-    def _bare_only(mentions: list[_Mention], district: str) -> bool:
+    def _bare(m: _Mention) -> bool:
+        """A bare short form of a district (杨浦, no 区) said with no place cue."""
+        return m.kind == "district" and m.end - m.start <= 2 and all(a.short for a in m.aliases) and not m.context
+
+    def _bare_only(self, mentions: list[_Mention], district: str) -> bool:
         """The district rests only on bare short forms (杨浦, no 区) said with no place cue."""
-        for m in mentions:
-            if district not in {d for p in m.places for d in p.districts}:
-                continue
-            if not (m.kind == "district" and m.end - m.start <= 2 and all(a.short for a in m.aliases)
-                    and not m.context):
-                return False
-        return True
+        return all(self._bare(m) for m in mentions if district in {d for p in m.places for d in p.districts})
 
     @staticmethod
     def _supported(mentions: list[_Mention]) -> list[_Mention]:
@@ -604,11 +602,14 @@ class LocationExtractor:
         only support districts that something else already names, at half weight."""
         score: dict[str, float] = defaultdict(float)
         support: list[tuple[set[str], float]] = []
+        placed: set[str] = set()   # districts named by more than a bare short form (徐汇 said as no place)
         for m in mentions:
             places = m.places
             dists = {d for p in places for d in p.districts}
             if not dists:
                 continue
+            if not self._bare(m):
+                placed |= dists
             share = m.weight * _KIND_VOTE.get(m.kind, 0.4) / len(dists)
             strong = m.context and len(m.surface) >= 3 and m.match == "merged"   # 再近安四那站
             if first and m.match not in ("exact", "homophone") and m.kind != "district" and not strong:
@@ -620,6 +621,9 @@ class LocationExtractor:
             for d in dists:
                 if score.get(d, 0.0) > 0:
                     score[d] += share
+        if placed & set(score):
+            # a misheard name (胡 as 徐汇, 姚女士 as 杨浦是) must not outvote a road or a 区 said as a place
+            score = defaultdict(float, {d: v for d, v in score.items() if d in placed})
         if not score:
             return None, 0.0, []
         total = sum(score.values())

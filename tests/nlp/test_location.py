@@ -272,3 +272,11 @@ def test_one_syllable_off_with_merged_final(ex):
     # 8 kHz ASR: 新普区 for 青浦区 (xin/qing share the final once in/ing merge); 北大街 is in 青浦
     text = "北大街上有一块店招牌快掉下来了。\n好的，新普区都加小针北大街216号，我们会尽快通知处理。"
     assert val(ex.extract(text).district) == "青浦区"
+
+
+def test_bare_short_form_does_not_outvote_a_road(ex):
+    # a surname misheard as a district short form (胡 -> 徐汇) said as no place, against a road
+    # that lies in one district only
+    text = "我家楼下营口路上的井盖坏了，很危险。\n好的，请问您贵姓？\n徐汇，是女士。"
+    res = ex.extract(text)
+    assert res.district is not None and res.district.value == "杨浦区"

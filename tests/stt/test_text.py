@@ -71,6 +71,7 @@ def test_gazetteer_correction_leaves_correct_transcripts_alone(labels):
         for line in label["transcript"].splitlines():
             assert c.correct(line) == line
     assert c.correct("嘉宏小学附近路口") == "嘉宏小学附近路口"
+    assert c.correct("我帮您进路下来") == "我帮您进路下来"      # 您进路 sounds like 临青路, but 您 starts no place
     assert c.correct("杨普去引口路588号") == "杨浦区营口路588号"
 
 
