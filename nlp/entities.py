@@ -91,16 +91,15 @@ def _spelled_surname(word: str, said: str, t: "_NameTables") -> str | None:
 
     The word's other characters must sound like a known spelling word's, and the surname's own
     sound must be heard at least once (in ``said`` or in its place in the word) -- unless the
-    word has two or more other syllables that agree and the two surname slots agree with each
-    other (the same mishearing twice)."""
+    word has two or more other syllables that agree (悟空 of 孙悟空)."""
     for p in range(len(word)):
         for others in _other_keys(word, p):
             for _w, sur in t.spelling_words.get((len(word), p, others), ()):
                 sur_keys = set(char_keys(sur))
                 if sur_keys & (set(char_keys(said)) | set(char_keys(word[p]))):
                     return sur
-                if len(others) >= 2 and said == word[p]:
-                    return sur
+                if len(others) >= 2:
+                    return sur   # 深无空的分: 悟空 heard right says 孙悟空 even with 孙 heard twice wrong
     return None
 
 
@@ -174,6 +173,9 @@ def _name_hits(text: str, t: _NameTables) -> tuple[list[_NameHit], list[tuple[in
         if not got:
             continue
         sur, q = got
+        prev = text[m.start() - 1] if m.start() > 0 else ""
+        if q < 1.0 and m.group(0).startswith("姓") and re.match(rf"[{_CJK}]", prev or "，") and prev not in "就是说叫":
+            continue  # 姓 inside a misheard word (培训 heard as 陪姓机构) names no one
         spelled = False
         tail = text[m.start(1) + len(sur):m.start(1) + len(sur) + 14]
         for sm in _SPELL.finditer(tail):

@@ -28,6 +28,7 @@ import numpy as np
 
 from stt.audio import SAMPLE_RATE, PcmConverter
 from stt.digits import DigitOptions, needs_second_pass, second_pass
+from stt.echo import EchoOptions, echoed, repair
 from stt.postprocess import Vocabulary, default_vocabulary, postprocess, strip_punct, tidy_punctuation
 from stt.vad import StreamingVad, VadOptions
 
@@ -75,6 +76,7 @@ class TranscriberOptions:
     max_new_tokens: int = 160
     place_correction: bool = True         # sound-alike place names -> gazetteer spelling (stt/lexicon.py)
     digits: DigitOptions = field(default_factory=DigitOptions)  # phone-number second pass (stt/digits.py)
+    echo: EchoOptions = field(default_factory=EchoOptions)      # answers the prompt talked over (stt/echo.py)
     vad: VadOptions = field(default_factory=VadOptions)
 
 
@@ -111,6 +113,7 @@ class WhisperDecoder:
         self._prompt_tokens = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
         self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
         self.digit_passes = 0       # finals decoded again for a phone number, and their time
+        self.echo_passes = 0        # finals decoded again because they opened with the prompt's question
         self.digit_seconds = 0.0
         self.places = None
         if self.options.place_correction:
@@ -207,6 +210,17 @@ class WhisperDecoder:
                         out[i] = DecodeResult(joined, " | ".join(x.raw_text for x in subs),
                                               min(x.avg_logprob for x in subs), min(x.no_speech_prob for x in subs),
                                               max(x.compression_ratio for x in subs), 0.0)
+        # A short answer written as the prompt's question (姓蔡 -> 请问您贵姓): decode it again
+        # with no prompt and keep the answer heard there (stt/echo.py).
+        if beam > 1 and depth == 0 and o.echo.enabled:
+            for audio, r in zip(audios, out):
+                if echoed(r.text, o.echo):
+                    self.echo_passes += 1
+                    plain = self.decode_prompted([audio], "", beam_size=beam)[0]
+                    fixed = repair(r.text, plain, o.echo)
+                    log.debug("prompt echo %r (unprompted %r) -> %r", r.text, plain, fixed)
+                    if fixed:
+                        r.text = fixed
         # Finals with a broken phone number: decode again with a digit prompt (stt/digits.py).
         if beam > 1 and depth == 0 and o.digits.enabled:
             for audio, r in zip(audios, out):

@@ -159,6 +159,7 @@ def test_name_question_alone_is_no_name():
     ("请问您贵姓\n信麻，麻路的麻。", "马"),          # 姓马，马路的马: both 马 heard as 麻
     ("您怎么称呼\n尽尹、深无空的深。", "孙"),        # 孙悟空的孙, the surname itself misheard twice
     ("请问您贵姓\n今年，严实的阴。", "殷"),          # 殷实的殷: the word misheard, the surname heard
+    ("您贵姓\n我信深，深无空的分。", "孙"),          # 悟空 heard right is enough: 孙 misheard both times
 ])
 def test_name_spelled_with_a_known_word_heard_by_sound(text, want):
     got = extract_name(text)
@@ -176,3 +177,9 @@ def test_name_gender_from_the_first_title_after_the_reply():
     assert extract_name(text).value == "许先生"
     # 我先生 (my husband) is no title of the caller's
     assert extract_name("请问您贵姓\n信许。\n我先生也打过电话。").value != "许先生"
+
+
+def test_xing_inside_a_misheard_word_names_no_one():
+    # 培训机构 heard as 陪姓机构: 姓 + 机 (a homophone of 纪) is no surname statement
+    assert extract_name("我在一家陪姓机构报了课，他们不退费。") is None
+    assert extract_name("您贵姓\n我姓纪，纪律的纪。").value.startswith("纪")   # a real one still counts

@@ -1,0 +1,76 @@
+"""Second decode of a reply the domain prompt talked over.
+
+With the domain prompt, Whisper base writes a caller's short answer to 您贵姓 ("姓蔡，电话…"),
+mostly on 8-kHz audio, as the prompt's own question ("请问您贵姓，联系电话…"): the surname is
+lost. A final that *opens* with that question is decoded again with no prompt at all. If that
+decode hears the question too, the operator really asked it and nothing changes; otherwise its
+words before the first digit or phone cue (the answer: 姓蔡, 姓袁袁女士, 幸因，因始的因) replace
+the echoed question. The rest of the prompted text stays: its digits are better than the
+unprompted decode's.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stt.digits import digit_runs
+
+_PUNCT = "，,。.？?！!、；; "
+_CUES = ("电话", "联系", "手机", "号码", "座机")
+
+
+@dataclass
+class EchoOptions:
+    enabled: bool = True
+    question: str = "请问您贵姓"      # the prompt's question Whisper copies onto the answer
+    min_tail: int = 3                 # "您贵姓" (its last characters) at the start counts too
+
+
+def _echo_prefix(text: str, o: EchoOptions) -> int:
+    """Length of the echoed question(s) the text opens with (0: none)."""
+    q = o.question
+    tails = sorted({q[i:] for i in range(0, len(q) - o.min_tail + 1)}, key=len, reverse=True)
+    pat = re.compile("(?:" + "|".join(map(re.escape, tails)) + f")[{re.escape(_PUNCT)}]*")
+    end = 0
+    while (m := pat.match(text, end)) and m.end() > end:
+        end = m.end()
+    return end
+
+
+def echoed(text: str, options: EchoOptions | None = None) -> bool:
+    o = options or EchoOptions()
+    return o.enabled and bool(text) and _echo_prefix(text, o) > 0
+
+
+def _says(text: str, word: str) -> bool:
+    """``word`` in ``text`` by sound (toneless pinyin, in/ing merged): 请问你贵性 still asks."""
+    from pypinyin import lazy_pinyin
+
+    def keys(s: str) -> list[str]:
+        return [p[:-1] if p.endswith("ng") and p[-3:-2] == "i" else p for p in lazy_pinyin(s)]
+
+    hay, needle = keys("".join(c for c in text if c not in _PUNCT)), keys(word)
+    return any(hay[i:i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
+
+
+def _answer_head(plain: str) -> str:
+    """The unprompted decode up to its first number or phone cue."""
+    cut = len(plain)
+    runs = [r.start for r in digit_runs(plain) if len(r.digits) >= 3]
+    cues = [plain.find(c) for c in _CUES if c in plain]
+    cut = min([cut] + runs + cues)
+    return plain[:cut].strip(_PUNCT)
+
+
+def repair(text: str, plain: str, options: EchoOptions | None = None) -> str | None:
+    """``text`` with its echoed question replaced by the answer heard in ``plain`` (the same
+    audio decoded without a prompt); None when there is nothing to change."""
+    o = options or EchoOptions()
+    n = _echo_prefix(text, o)
+    if not n or not plain or _says(plain, o.question[-2:]):
+        return None        # not an echo, or the question really was asked
+    head = _answer_head(plain)
+    if not head:
+        return None
+    rest = text[n:]
+    return head + ("，" + rest if rest else "")
