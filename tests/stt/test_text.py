@@ -11,6 +11,14 @@ def test_simplified_and_hotline_number():
     assert postprocess("您好,一二三四五市民服務熱線") == "您好，12345市民服务热线"
 
 
+def test_set_phrases_of_the_hotline_heard_wrong():
+    # the operator's script: 12345，请讲 / 感谢您的反映 / 保持电话畅通, as Whisper base writes them at 8 kHz
+    assert postprocess("您好，12345,现象。") == "您好，12345，请讲。"
+    assert postprocess("谢谢您的反应，我们转交相关部门和查。") == "谢谢您的反映，我们转交相关部门核查。"
+    assert postprocess("请保持电话长通。") == "请保持电话畅通。"
+    assert postprocess("这个现象很严重。") == "这个现象很严重。"     # the word itself stays
+
+
 def test_hallucinations_become_nothing():
     for text in ("字幕由Amara.org社群提供", "请不吝点赞 订阅 转发 打赏支持明镜与点点栏目", "謝謝觀看", " 。"):
         assert postprocess(text) == "", text
