@@ -10,10 +10,12 @@ unprompted decode's.
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
 from stt.digits import digit_runs
+from stt.postprocess import strip_punct
 
 _PUNCT = "，,。.？?！!、；; "
 _CUES = ("电话", "联系", "手机", "号码", "座机")
@@ -26,11 +28,15 @@ class EchoOptions:
     min_tail: int = 3                 # "您贵姓" (its last characters) at the start counts too
 
 
+@functools.lru_cache(maxsize=8)
+def _question_re(question: str, min_tail: int) -> re.Pattern:
+    tails = sorted({question[i:] for i in range(0, len(question) - min_tail + 1)}, key=len, reverse=True)
+    return re.compile("(?:" + "|".join(map(re.escape, tails)) + f")[{re.escape(_PUNCT)}]*")
+
+
 def _echo_prefix(text: str, o: EchoOptions) -> int:
     """Length of the echoed question(s) the text opens with (0: none)."""
-    q = o.question
-    tails = sorted({q[i:] for i in range(0, len(q) - o.min_tail + 1)}, key=len, reverse=True)
-    pat = re.compile("(?:" + "|".join(map(re.escape, tails)) + f")[{re.escape(_PUNCT)}]*")
+    pat = _question_re(o.question, o.min_tail)
     end = 0
     while (m := pat.match(text, end)) and m.end() > end:
         end = m.end()
@@ -49,7 +55,7 @@ def _says(text: str, word: str) -> bool:
     def keys(s: str) -> list[str]:
         return [p[:-1] if p.endswith("ng") and p[-3:-2] == "i" else p for p in lazy_pinyin(s)]
 
-    hay, needle = keys("".join(c for c in text if c not in _PUNCT)), keys(word)
+    hay, needle = keys(strip_punct(text)), keys(word)
     return any(hay[i:i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
 
 
