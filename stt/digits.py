@@ -103,7 +103,7 @@ _GROUPINGS = {(11,), (3, 4, 4), (3, 8), (7, 4), (8,), (4, 4)}
 
 
 def _grouping(text: str, run: DigitRun) -> tuple[int, ...]:
-    return tuple(len(g) for g in re.split(r"[-－— ]", text[run.start:run.end]) if g)
+    return tuple(len(g) for g in re.split("[" + re.escape("".join(_SEP)) + "]", text[run.start:run.end]) if g)
 
 
 def _suspect_runs(text: str, min_run: int, known: tuple[str, ...] = ()) -> list[DigitRun]:

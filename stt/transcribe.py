@@ -113,7 +113,6 @@ class WhisperDecoder:
         self._prompt_tokens = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
         self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
         self.digit_passes = 0       # finals decoded again for a phone number, and their time
-        self.echo_passes = 0        # finals decoded again because they opened with the prompt's question
         self.digit_seconds = 0.0
         self.places = None
         if self.options.place_correction:
@@ -215,7 +214,6 @@ class WhisperDecoder:
         if beam > 1 and depth == 0 and o.echo.enabled:
             for audio, r in zip(audios, out):
                 if echoed(r.text, o.echo):
-                    self.echo_passes += 1
                     plain = self.decode_prompted([audio], "", beam_size=beam)[0]
                     fixed = repair(r.text, plain, o.echo)
                     log.debug("prompt echo %r (unprompted %r) -> %r", r.text, plain, fixed)

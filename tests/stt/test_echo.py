@@ -46,7 +46,7 @@ def _replies(text: str) -> list[str]:
 
 def test_surname_answer_survives_the_prompt_on_a_telephone_call(decoder):
     """dev-031 at 8 kHz: with the domain prompt, Whisper base writes the caller's 姓蔡，电话… as
-    the prompt's 请问您贵姓，… (seen in every eval run on this call); the echo pass brings the
+    the prompt's 请问您贵姓，… (in both eval runs on this machine without the pass); the echo pass brings the
     answer back and keeps the phone digits of the prompted decode."""
     from stt.audio import load_audio
     from stt.transcribe import transcribe_audio
