@@ -174,7 +174,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             print(f"== {res.path}\n{text}", flush=True)
 
     t0 = time.perf_counter()
-    results = _run_many(pipeline, files, args.workers, "transcribe", done)
+    results = _run_many(pipeline, files, args.workers or pipeline.decoder.workers, "transcribe", done)
     wall = time.perf_counter() - t0
     print(_summary(results, wall, pipeline.decoder.busy_seconds, pipeline.decoder.workers), file=sys.stderr)
     pipeline.close()
@@ -202,7 +202,7 @@ def cmd_process(args: argparse.Namespace) -> int:
             print(json.dumps(res.draft, ensure_ascii=False, indent=None if args.json else 1), flush=True)
 
     t0 = time.perf_counter()
-    results = _run_many(pipeline, files, args.workers, "process", done)
+    results = _run_many(pipeline, files, args.workers or pipeline.decoder.workers, "process", done)
     print(_summary(results, time.perf_counter() - t0, pipeline.decoder.busy_seconds, pipeline.decoder.workers), file=sys.stderr)
     pipeline.close()
     return 1 if any(r.error for r in results) else 0
@@ -350,14 +350,27 @@ def cmd_eval(args: argparse.Namespace) -> int:
     wall = audio_total = 0.0
     if not args.text_only:
         pipeline = _load_pipeline(args, store=None, nlp=True, partials=False)
-        bar = _progress(len(labels), "eval", "call")
+        files = [(label["id"], kind, root / name) for label in labels
+                 for kind, name in (("16k", f"{label['id']}.wav"), ("8k", f"{label['id']}.8k.wav"))
+                 if (root / name).is_file()]
+        bar = _progress(len(files), "eval", "file")
+
+        def run(item: tuple[str, str, Path]) -> _CallResult:
+            res = _run_file(pipeline, item[2], call_id=f"eval-{item[0]}-{item[1]}")
+            bar.update(1)
+            return res
+
+        # As many calls at once as the decoder has workers: a call decodes its finals one by one.
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=pipeline.decoder.workers) as pool:
+            done = dict(zip([(i, k) for i, k, _ in files], pool.map(run, files)))
+        wall = time.perf_counter() - t0
         for label in labels:
             row: dict[str, Any] = {"id": label["id"]}
-            for kind, name in (("16k", f"{label['id']}.wav"), ("8k", f"{label['id']}.8k.wav")):
-                path = root / name
-                if not path.is_file():
+            for kind in ("16k", "8k"):
+                res = done.get((label["id"], kind))
+                if res is None:
                     continue
-                res = _run_file(pipeline, path, call_id=f"eval-{label['id']}-{kind}")
                 if res.error:
                     row[f"error_{kind}"] = res.error
                     bar.write(f"skipped: {res.error}", file=sys.stderr)
@@ -366,17 +379,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 row[f"cer_{kind}"], row[f"edits_{kind}"], row[f"chars_{kind}"] = c, edits, ref_len
                 row[f"rtf_{kind}"] = res.wall / res.duration
                 row[f"text_{kind}"] = res.draft["transcript"]
-                wall += res.wall
                 audio_total += res.duration
                 if evaluate:
                     audio_scores[kind].append(_field_scores(label, res.draft, evaluate))
             rows.append(row)
-            bar.update(1)
         bar.close()
         pipeline.close()
 
     summary: dict[str, Any] = {"calls": len(labels)}
     if rows:
+        # Per-call RTF: that call's wall time over its length, with decoder-workers calls running at once.
         print(f"{'call':<10} {'CER 16k':>8} {'CER 8k':>8} {'RTF 16k':>8} {'RTF 8k':>8}")
         for r in rows:
             cells = [f"{r[k]:8.3f}" if k in r else f"{'-':>8}" for k in ("cer_16k", "cer_8k", "rtf_16k", "rtf_8k")]
@@ -422,7 +434,9 @@ def register(subparsers) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio files or folders (searched recursively)")
     p.add_argument("--json", action="store_true", help="print segments as JSON lines")
     p.add_argument("--out", help="write {stem}.txt and {stem}.json here")
-    p.add_argument("--workers", type=int, default=1, help="calls fed to the shared decoder at once")
+    p.add_argument("--workers", type=int, default=0,
+                   help="calls fed to the shared decoder at once (0: one per decoder worker; a call decodes "
+                        "its utterances one after another, each with the text before it as context)")
     p.add_argument("--batch", type=int, default=4,
                    help="finals decoded together in one encode/generate call (4: ~25%% faster, same text)")
     p.add_argument("--ticket", action="store_true", help="also extract and store a draft ticket per file")
@@ -444,7 +458,7 @@ def register(subparsers) -> None:
     p.add_argument("paths", nargs="+", metavar="FILE")
     p.add_argument("--json", action="store_true", help="one JSON draft per line on stdout")
     p.add_argument("--out", help="write {stem}.json drafts here")
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, default=0, help="calls at once (0: one per decoder worker)")
     p.add_argument("--no-store", action="store_true", help="do not write drafts to the ticket store")
     p.add_argument("--batch", type=int, default=4, help="finals decoded together in one encode/generate call")
     _add_model_args(p)

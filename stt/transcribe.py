@@ -74,6 +74,13 @@ class TranscriberOptions:
     partial_frame_bucket: int = 300       # partials trade a little accuracy for speed (3-s buckets)
     max_batch: int = 1                    # finals decoded together in one encode/generate
     max_new_tokens: int = 160
+    # The call so far as context: the last context_chars characters of the call's earlier finals
+    # go after the domain prompt (Whisper's condition_on_previous_text, per call), so the reply
+    # follows its question. A call's finals are then decoded one after another. Measured on the 36
+    # dev calls, per utterance (mean CER 16 kHz / 8 kHz): none 14.6 / 21.1 %, 30 characters
+    # 14.3 / 20.5 %, 60 characters (which pushes the start of the domain prompt out of Whisper's
+    # 223-token prompt) 14.6 / 20.0 %.
+    context_chars: int = 30
     place_correction: bool = True         # sound-alike place names -> gazetteer spelling (stt/lexicon.py)
     digits: DigitOptions = field(default_factory=DigitOptions)  # phone-number second pass (stt/digits.py)
     echo: EchoOptions = field(default_factory=EchoOptions)      # answers the prompt talked over (stt/echo.py)
@@ -93,6 +100,12 @@ class DecodeResult:
 def _compression_ratio(text: str) -> float:
     data = text.encode("utf-8")
     return len(data) / max(1, len(zlib.compress(data)))
+
+
+def _copied(text: str, context: str, min_chars: int = 4) -> bool:
+    """The decode repeats a stretch of the prompt's context (not short words like 对/好的 that recur)."""
+    said = strip_punct(text)
+    return len(said) >= min_chars and said in strip_punct(context)
 
 
 class WhisperDecoder:
@@ -121,13 +134,15 @@ class WhisperDecoder:
             self.places = default_corrector()
 
     # -- prompt ---------------------------------------------------------------------------
-    def prompt(self, hotwords: Sequence[str] = ()) -> list[int]:
-        """[sot_prev] hotwords + domain prompt [sot zh transcribe notimestamps] (as faster-whisper)."""
-        key = tuple(hotwords)
+    def prompt(self, hotwords: Sequence[str] = (), context: str = "") -> list[int]:
+        """[sot_prev] hotwords + domain prompt + call context [sot zh transcribe notimestamps]
+        (the layout of faster-whisper's initial_prompt + previous text)."""
+        key = (tuple(hotwords), context)
         if key not in self._prompt_cache:
             budget = self.max_length // 2 - 1
             hot = self.tokenizer.encode(" " + "，".join(hotwords)) if hotwords else []
-            prev = (hot + self._prompt_tokens)[-budget:] if hot else self._prompt_tokens[-budget:]
+            ctx = self.tokenizer.encode(context)[-(budget // 2):] if context else []
+            prev = (hot + self._prompt_tokens)[-(budget - len(ctx)):] + ctx
             tokens = ([self.tokenizer.sot_prev] + prev if prev else []) + list(self.tokenizer.sot_sequence)
             self._prompt_cache[key] = tokens + [self.tokenizer.no_timestamps]
             if len(self._prompt_cache) > 256:
@@ -155,14 +170,15 @@ class WhisperDecoder:
 
     # -- decoding -------------------------------------------------------------------------
     def decode(self, audios: Sequence[np.ndarray], hotwords: Sequence[Sequence[str]] | None = None,
-               *, beam_size: int | None = None, bucket: int | None = None, depth: int = 0,
-               correct: bool = True) -> list[DecodeResult]:
+               *, contexts: Sequence[str] | None = None, beam_size: int | None = None, bucket: int | None = None,
+               depth: int = 0, correct: bool = True) -> list[DecodeResult]:
         """Decode utterances together (one encode + one generate for the batch)."""
         import ctranslate2
 
         t0 = time.perf_counter()
         o = self.options
         hotwords = hotwords or [()] * len(audios)
+        contexts = contexts or [""] * len(audios)
         beam = beam_size or o.beam_size
         mels = [self.features(a) for a in audios]
         frames = max(self.target_frames(m.shape[1], bucket) for m in mels)
@@ -174,7 +190,7 @@ class WhisperDecoder:
         for i, m in enumerate(mels):
             batch[i, :, : m.shape[1]] = m
         encoded = self.model.model.encode(ctranslate2.StorageView.from_array(batch), to_cpu=False)
-        prompts = [self.prompt(tuple(h)) for h in hotwords]
+        prompts = [self.prompt(tuple(h), c) for h, c in zip(hotwords, contexts)]
         max_length = min(self.max_length, max(len(p) for p in prompts) + o.max_new_tokens)
         results = self.model.model.generate(
             encoded, prompts, beam_size=beam, max_length=max_length, return_scores=True,
@@ -193,6 +209,12 @@ class WhisperDecoder:
             candidate = self._result(again)
             if candidate.compression_ratio < out[i].compression_ratio:
                 out[i] = candidate
+        # The context copied instead of the audio heard (a caller's first words written as the
+        # operator's greeting just before them): decode that one again without the context.
+        for i, r in enumerate(out):
+            if contexts[i] and _copied(r.text, contexts[i]):
+                out[i] = self.decode([audios[i]], [hotwords[i]], beam_size=beam, bucket=bucket, depth=2,
+                                     correct=False)[0]
         # Whisper sometimes stops after the first sentence of a long utterance (the VAD merged a
         # short reply and the next turn across a pause under 0.5 s): far too little text for
         # the audio means decode the two halves, split at the quietest point, separately.
@@ -202,8 +224,8 @@ class WhisperDecoder:
                     parts = self._split(audio)
                     if parts is None:
                         continue
-                    subs = self.decode(parts, [hotwords[i]] * 2, beam_size=beam, bucket=bucket, depth=depth + 1,
-                                       correct=False)
+                    subs = self.decode(parts, [hotwords[i]] * 2, contexts=[contexts[i]] * 2, beam_size=beam,
+                                       bucket=bucket, depth=depth + 1, correct=False)
                     joined = tidy_punctuation("，".join(x.text for x in subs if x.text))
                     if len(strip_punct(joined)) > len(strip_punct(r.text)):
                         out[i] = DecodeResult(joined, " | ".join(x.raw_text for x in subs),
@@ -306,6 +328,7 @@ class DecodeJob:
     final: bool
     callback: Callable[[DecodeResult | None], None]     # None: dropped (stale partial)
     owner: object = None
+    context: str = ""                                   # the call's earlier text (TranscriberOptions.context_chars)
     is_stale: Callable[[], bool] = lambda: False
     submitted: float = field(default_factory=time.monotonic)
 
@@ -421,8 +444,8 @@ class SharedDecoder:
             try:
                 final = live[0].final  # partials: greedy, shorter encoder window
                 results = decoder.decode([j.audio for j in live], [j.hotwords for j in live],
-                                              beam_size=None if final else 1,
-                                              bucket=None if final else self.options.partial_frame_bucket)
+                                         contexts=[j.context for j in live], beam_size=None if final else 1,
+                                         bucket=None if final else self.options.partial_frame_bucket)
             except Exception:  # a bad job must not kill the worker that every call shares
                 log.exception("decode failed")
                 results = [None] * len(live)
@@ -511,6 +534,8 @@ class StreamingTranscriber:
         self._order: collections.deque[_PendingFinal] = collections.deque()  # finals not yet emitted
         self._emit_lock = threading.Lock()
         self._finals: list[Segment] = []
+        self._chain: collections.deque[DecodeJob] = collections.deque()  # finals waiting for their context
+        self._chain_busy = False        # a final of this call is being decoded (context_chars > 0)
         self.ended = False
         self.ended_at: float | None = None      # monotonic time of end() ("hang-up")
         self.last_final_at: float | None = None
@@ -587,13 +612,41 @@ class StreamingTranscriber:
                     self._finals.sort(key=lambda s: (s.start, s.id))
                 self.last_final_at = now
                 entry.done = True
+                self._chain_busy = False
             self._emit_finals_in_order()
+            self._next_in_chain()
 
+        job = DecodeJob(audio, self._hotwords, True, done, owner=self)
         with self._lock:
             self._pending_finals += 1
             self._order.append(entry)
-        prio = PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL
-        self.decoder.submit(DecodeJob(audio, self._hotwords, True, done, owner=self), prio)
+            if self.options.context_chars > 0:
+                self._chain.append(job)
+                job = None
+        if job is None:
+            self._next_in_chain()
+        else:
+            self.decoder.submit(job, PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL)
+
+    def _context(self) -> str:
+        """The end of the call's text so far (the prompt's context for the next decode)."""
+        n = self.options.context_chars
+        return "".join(s.text for s in self._finals)[-n:] if n > 0 else ""
+
+    def _next_in_chain(self) -> None:
+        """With context on, a call's finals are decoded one after another, each with the text before it."""
+        with self._lock:
+            if self._chain_busy or not self._chain:
+                return
+            job = self._chain.popleft()
+            job.context = self._context()
+            job.hotwords = self._hotwords          # the newest (place names found meanwhile)
+            self._chain_busy = True
+            prio = PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL
+        try:
+            self.decoder.submit(job, prio)
+        except RuntimeError:                       # decoder closed: the final ends empty, nothing hangs
+            job.callback(None)
 
     def _emit_finals_in_order(self) -> None:
         """Emit decoded finals in submission order (several decoder workers finish out of order)."""
@@ -641,7 +694,7 @@ class StreamingTranscriber:
             self._emit(Segment(utt.id, start_s, end_s, res.text, self._speaker(ch), False, ch.index))
 
         self.decoder.submit(DecodeJob(audio, self._hotwords, False, done, owner=self,
-                                      is_stale=lambda: utt.closed), PRIORITY_PARTIAL)
+                                      is_stale=lambda: utt.closed, context=self._context()), PRIORITY_PARTIAL)
 
     def _emit(self, seg: Segment) -> None:
         if self.on_segment:

@@ -49,9 +49,12 @@ def test_surname_answer_survives_the_prompt_on_a_telephone_call(decoder):
     the prompt's 请问您贵姓，… (in both eval runs on this machine without the pass); the echo pass brings the
     answer back and keeps the phone digits of the prompted decode."""
     from stt.audio import load_audio
-    from stt.transcribe import transcribe_audio
+    from stt.transcribe import TranscriberOptions, transcribe_audio
 
-    text = transcribe_audio(decoder, load_audio(ECHO_CALL).samples).transcript()
+    # Without the call's own text as context: with it, the reply follows 您贵姓？ and the domain
+    # prompt's question is not echoed on this call, so the pass would not be exercised.
+    options = TranscriberOptions(partials=False, context_chars=0)
+    text = transcribe_audio(decoder, load_audio(ECHO_CALL).samples, options=options).transcript()
     replies = _replies(text)
     assert replies and not any(echoed(r) for r in replies)
     assert "蔡" in replies[0]

@@ -30,6 +30,7 @@ class HoldingDecoder:
 
 def test_out_of_order_decodes_are_emitted_in_order():
     dec = HoldingDecoder()
+    dec.options = TranscriberOptions(partials=False, context_chars=0)   # no context: finals decode in parallel
     got = []
     st = StreamingTranscriber(dec, options=dec.options, call_id="fake", on_segment=got.append)
     st.feed(load_audio(CALLS / "dev-021.wav").samples[0])   # real speech for the real VAD
@@ -42,6 +43,24 @@ def test_out_of_order_decodes_are_emitted_in_order():
     assert [s.text for s in got] == [f"第{k}句" for k in range(len(dec.jobs))]
     assert [s.id for s in got] == sorted(s.id for s in got)
     assert st.wait(1)
+
+
+def test_with_context_a_call_decodes_one_final_at_a_time_after_the_text_before_it():
+    dec = HoldingDecoder()
+    dec.options = TranscriberOptions(partials=False, context_chars=6)
+    got = []
+    st = StreamingTranscriber(dec, options=dec.options, call_id="fake", on_segment=got.append)
+    st.feed(load_audio(CALLS / "dev-021.wav").samples[0])
+    st.end()
+    assert len(dec.jobs) == 1, "the second final must wait for the first one's text"
+    assert dec.jobs[0].context == ""
+    dec.jobs[0].callback(DecodeResult("您好，请问您贵姓？", "", -0.1, 0.0, 1.0, 0.01))
+    assert len(dec.jobs) == 2 and dec.jobs[1].context == "请问您贵姓？"   # the last 6 characters
+    dec.jobs[1].callback(DecodeResult("我姓杨。", "", -0.1, 0.0, 1.0, 0.01))
+    assert dec.jobs[2].context == "您贵姓？我姓杨。"[-6:]
+    while not st.wait(0):
+        dec.jobs[-1].callback(DecodeResult("好的。", "", -0.1, 0.0, 1.0, 0.01))
+    assert [s.text for s in got][:2] == ["您好，请问您贵姓？", "我姓杨。"]
 
 
 def test_first_partial_is_not_held_back_by_expensive_long_partials():

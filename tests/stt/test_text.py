@@ -97,3 +97,12 @@ def test_truncation_check_and_split_at_pause():
     left, right = WhisperDecoder._split(audio)
     assert len(left) + len(right) == len(audio)
     assert 2.0 * 16000 <= len(left) <= 2.5 * 16000                     # cut inside the pause
+
+
+def test_context_copies_are_recognised():
+    from stt.transcribe import _copied
+
+    context = "您好，12345市民服务热线。"
+    assert _copied("您好，12345市民服务热线", context)          # the caller's words lost to the greeting
+    assert not _copied("好的。", "好的，您贵姓？")                # short replies recur, they are not copies
+    assert not _copied("你好，我要反映一个问题", context)
