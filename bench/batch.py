@@ -1,6 +1,6 @@
 """Batch throughput and accuracy: `hotline transcribe` vs plain faster-whisper, side by side.
 
-    python bench/batch.py                       # the dev corpus (16 kHz files), workers 1 and 2
+    python bench/batch.py                       # the dev corpus (16 kHz files), workers 2 and 4
     python bench/batch.py --rates 16k 8k --limit 10 --workers 2
 
 For each worker count, runs `hotline transcribe CORPUS --out DIR --workers N` in a subprocess and
@@ -141,7 +141,7 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS if DEFAULT_CORPUS.exists() else FALLBACK_CORPUS)
     ap.add_argument("--rates", nargs="+", default=["16k"], choices=["16k", "8k"])
     ap.add_argument("--limit", type=int, help="first N files only")
-    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--workers", type=int, nargs="+", default=[2, 4])
     ap.add_argument("--batch", type=int, help="hotline transcribe --batch (default: its own)")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--out", type=Path, help="append the JSON line here too")

@@ -5,8 +5,11 @@ mostly on 8-kHz audio, as the prompt's own question ("请问您贵姓，联系�
 lost. A final that *opens* with that question is decoded again with no prompt at all. If that
 decode hears the question too, the operator really asked it and nothing changes; otherwise its
 words before the first digit or phone cue (the answer: 姓蔡, 姓袁袁女士, 幸因，因始的因) replace
-the echoed question. The rest of the prompted text stays: its digits are better than the
-unprompted decode's.
+the echoed question. The rest of the prompted text stays when it holds a number (its digits are
+better than the unprompted decode's); otherwise the unprompted decode replaces the whole text.
+The call's own text as context (TranscriberOptions.context_chars) ends with the operator's
+您贵姓？ before the answer, and Whisper copies its 贵姓 after a misheard word or two (戴先生 as
+带贵姓): that opening counts as an echo too.
 """
 from __future__ import annotations
 
@@ -26,17 +29,20 @@ class EchoOptions:
     enabled: bool = True
     question: str = "请问您贵姓"      # the prompt's question Whisper copies onto the answer
     min_tail: int = 3                 # "您贵姓" (its last characters) at the start counts too
+    max_lead: int = 3                 # its last two ("贵姓") after up to this many other characters
+                                      # too (请带贵姓: the call's context ends with the question)
 
 
 @functools.lru_cache(maxsize=8)
-def _question_re(question: str, min_tail: int) -> re.Pattern:
+def _question_re(question: str, min_tail: int, max_lead: int) -> re.Pattern:
     tails = sorted({question[i:] for i in range(0, len(question) - min_tail + 1)}, key=len, reverse=True)
-    return re.compile("(?:" + "|".join(map(re.escape, tails)) + f")[{re.escape(_PUNCT)}]*")
+    led = f"[^{re.escape(_PUNCT)}\\d]{{1,{max_lead}}}?{re.escape(question[-2:])}" if max_lead else None
+    return re.compile("(?:" + "|".join([*map(re.escape, tails), *([led] if led else [])]) + f")[{re.escape(_PUNCT)}]*")
 
 
 def _echo_prefix(text: str, o: EchoOptions) -> int:
     """Length of the echoed question(s) the text opens with (0: none)."""
-    pat = _question_re(o.question, o.min_tail)
+    pat = _question_re(o.question, o.min_tail, o.max_lead)
     end = 0
     while (m := pat.match(text, end)) and m.end() > end:
         end = m.end()
@@ -75,8 +81,10 @@ def repair(text: str, plain: str, options: EchoOptions | None = None) -> str | N
     n = _echo_prefix(text, o)
     if not n or not plain or _says(plain, o.question[-2:]):
         return None        # not an echo, or the question really was asked
+    rest = text[n:]
+    if not any(len(r.digits) >= 3 for r in digit_runs(rest)):
+        return plain       # no number to keep from the prompted decode: the unprompted one, whole
     head = _answer_head(plain)
     if not head:
         return None
-    rest = text[n:]
-    return head + ("，" + rest if rest else "")
+    return head + "，" + rest

@@ -87,6 +87,19 @@ def remove_hallucinations(text: str, vocab: Vocabulary) -> str:
 _BROKEN_PUNCT = re.compile("[\ufe50-\ufe6b\ufffd\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\uff02-\uff07\uff0a\uff0b\uff0d\uff0f\uff20]")
 
 
+# A question mark needs a question in its clause. With the call's text as context, Whisper copies
+# a question's ？ onto the following statements (好的？长宁区…？我们转交…？).
+_QUESTION = re.compile(r"[吗呢吧么啥谁几哪怎多喂]|什么|为什么|是否|还是|贵姓|称呼|请问|(.)[不没]\1")
+
+
+def _unasked_questions(text: str) -> str:
+    parts = re.split(r"([，。？！；])", text)
+    for i in range(1, len(parts), 2):
+        if parts[i] == "？" and not _QUESTION.search(parts[i - 1]):
+            parts[i] = "，" if any(strip_punct(p) for p in parts[i + 1:]) else "。"
+    return "".join(parts)
+
+
 def tidy_punctuation(text: str) -> str:
     """Whisper base separates Chinese clauses with spaces or ASCII commas: use Chinese punctuation."""
     text = _BROKEN_PUNCT.sub("，", text)
@@ -95,6 +108,7 @@ def tidy_punctuation(text: str) -> str:
     text = re.sub(rf"(?<={_CJK})\?", "？", text)
     text = re.sub(rf"(?<={_CJK})!", "！", text)
     text = re.sub(r"([，。？！、])[，。？！、\s]+", r"\1", text)
+    text = _unasked_questions(text)
     return text.strip(" ，、")
 
 

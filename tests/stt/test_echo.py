@@ -12,6 +12,9 @@ from stt.echo import EchoOptions, echoed, repair
     ("请问您贵姓", True),
     ("好的，我帮您记录。请问您贵姓", False),     # the operator's question ending a turn: no echo
     ("我姓林，电话18621907735。", False),
+    ("请带贵姓", True),                           # the context's 贵姓 after a misheard word or two
+    ("带贵姓感谢您的来电", True),
+    ("好的带女士，您贵姓的", False),               # not at the start
 ])
 def test_echoed(text, want):
     assert echoed(text) is want
@@ -23,6 +26,10 @@ def test_answer_replaces_the_echo_and_the_prompted_digits_stay():
     assert repair(prompted, plain) == "姓蔡变化医生，联话一三八一八四六二零五七。"
     # repeated echoes go together; the unprompted words stop at the first phone cue
     assert repair("请问您贵姓，您贵姓，电话是15026391847", "姓叶，叶先生，电话一五零") == "姓叶，叶先生，电话是15026391847"
+
+
+def test_without_a_number_the_unprompted_decode_is_kept_whole():
+    assert repair("带贵姓感谢您的来电", "戴先生，感谢您的来电。") == "戴先生，感谢您的来电。"
 
 
 def test_a_question_really_asked_is_kept():

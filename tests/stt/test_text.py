@@ -106,3 +106,12 @@ def test_context_copies_are_recognised():
     assert _copied("您好，12345市民服务热线", context)          # the caller's words lost to the greeting
     assert not _copied("好的。", "好的，您贵姓？")                # short replies recur, they are not copies
     assert not _copied("你好，我要反映一个问题", context)
+
+
+def test_question_marks_copied_onto_statements_become_commas():
+    from stt.postprocess import tidy_punctuation
+
+    assert tidy_punctuation("好的？长宁区天山路树木倒伏？我们马上转交处置？您贵姓？") == \
+        "好的，长宁区天山路树木倒伏，我们马上转交处置，您贵姓？"
+    for asked in ("现在水位大概多高？", "有没有人受伤？", "是9号线七宝站吗？", "喂？喂？听得到吗？"):
+        assert tidy_punctuation(asked) == asked
