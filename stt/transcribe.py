@@ -124,7 +124,8 @@ class WhisperDecoder:
         self.max_length = model.max_length
         prompt = self.options.initial_prompt if self.options.initial_prompt is not None else self.vocab.initial_prompt
         self._prompt_tokens = self.tokenizer.encode(" " + prompt.strip()) if prompt else []
-        self._prompt_cache: dict[tuple[str, ...], list[int]] = {}
+        self._prompt_cache: dict[tuple, list[int]] = {}
+        self._prompt_lock = threading.Lock()
         self.digit_passes = 0       # finals decoded again for a phone number, and their time
         self.digit_seconds = 0.0
         self.places = None
@@ -138,6 +139,10 @@ class WhisperDecoder:
         """[sot_prev] hotwords + domain prompt + call context [sot zh transcribe notimestamps]
         (the layout of faster-whisper's initial_prompt + previous text)."""
         key = (tuple(hotwords), context)
+        with self._prompt_lock:     # SharedDecoder also asks for prompt lengths when it forms batches
+            return self._prompt_locked(key, hotwords, context)
+
+    def _prompt_locked(self, key: tuple, hotwords: Sequence[str], context: str) -> list[int]:
         if key not in self._prompt_cache:
             budget = self.max_length // 2 - 1
             hot = self.tokenizer.encode(" " + "，".join(hotwords)) if hotwords else []
@@ -412,18 +417,23 @@ class SharedDecoder:
             first = heapq.heappop(self._heap).job
             jobs = [first]
             if first.final and self.options.max_batch > 1:
-                # Batch only finals of the same encoder length: padding would change their results.
-                frames = self.decoder.frames_for(len(first.audio))
+                # Batch only finals of the same encoder length (padding would change their results)
+                # and the same prompt length (CTranslate2's Whisper decodes a batch of prompts of
+                # different lengths wrongly: measured, most of the text lost).
+                shape = self._batch_shape(first)
                 keep = []
                 while self._heap and len(jobs) < self.options.max_batch:
                     e = heapq.heappop(self._heap)
-                    if e.job.final and self.decoder.frames_for(len(e.job.audio)) == frames:
+                    if e.job.final and self._batch_shape(e.job) == shape:
                         jobs.append(e.job)
                     else:
                         keep.append(e)
                 for e in keep:
                     heapq.heappush(self._heap, e)
             return jobs
+
+    def _batch_shape(self, job: DecodeJob) -> tuple[int, int]:
+        return self.decoder.frames_for(len(job.audio)), len(self.decoder.prompt(job.hotwords, job.context))
 
     def _run(self, decoder: WhisperDecoder) -> None:
         while True:

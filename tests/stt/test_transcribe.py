@@ -116,3 +116,32 @@ def test_hotwords_are_used(decoder):
     p1 = decoder.decoder.prompt(("营口路", "杨浦区"))
     assert len(p1) > len(p0)
     assert decoder.decoder.tokenizer.decode(p1[1:len(p1) - len(p0) + 1]).strip().startswith("营口路")
+
+
+def test_finals_of_different_calls_batched_together_keep_their_text():
+    """--batch: finals of calls fed at once share one encode/generate only when their prompts
+    (domain prompt + each call's own context) have the same length; CTranslate2 refuses a batch
+    of prompts of different lengths, which used to empty those finals."""
+    import threading
+
+    from models import ModelOptions
+    from stt.transcribe import SharedDecoder
+
+    dec = SharedDecoder.load(ModelOptions(cpu_threads=1, workers=1), TranscriberOptions(partials=False, max_batch=4))
+    try:
+        calls = [load_audio(CALLS / name).samples[:, : 16000 * 20] for name in ("dev-008.wav", "dev-021.wav")]
+        alone = [transcribe_audio(dec, x).transcript() for x in calls]
+        together: list[str] = [""] * len(calls)
+
+        def run(i: int) -> None:
+            together[i] = transcribe_audio(dec, calls[i]).transcript()
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(len(t) > 40 for t in alone)
+        assert together == alone
+    finally:
+        dec.close()
