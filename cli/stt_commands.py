@@ -350,30 +350,22 @@ def cmd_eval(args: argparse.Namespace) -> int:
     wall = audio_total = 0.0
     if not args.text_only:
         pipeline = _load_pipeline(args, store=None, nlp=True, partials=False)
-        files = [(label["id"], kind, root / name) for label in labels
+        files = {(label["id"], kind): root / name for label in labels
                  for kind, name in (("16k", f"{label['id']}.wav"), ("8k", f"{label['id']}.8k.wav"))
-                 if (root / name).is_file()]
-        bar = _progress(len(files), "eval", "file")
-
-        def run(item: tuple[str, str, Path]) -> _CallResult:
-            res = _run_file(pipeline, item[2], call_id=f"eval-{item[0]}-{item[1]}")
-            bar.update(1)
-            return res
-
+                 if (root / name).is_file()}
         # As many calls at once as the decoder has workers: a call decodes its finals one by one.
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=pipeline.decoder.workers) as pool:
-            done = dict(zip([(i, k) for i, k, _ in files], pool.map(run, files)))
+        results = {r.path: r for r in _run_many(pipeline, list(files.values()), pipeline.decoder.workers,
+                                                 "eval", lambda r: None)}
         wall = time.perf_counter() - t0
         for label in labels:
             row: dict[str, Any] = {"id": label["id"]}
             for kind in ("16k", "8k"):
-                res = done.get((label["id"], kind))
+                res = results.get(files.get((label["id"], kind)))
                 if res is None:
                     continue
-                if res.error:
+                if res.error:       # reported by _run_many
                     row[f"error_{kind}"] = res.error
-                    bar.write(f"skipped: {res.error}", file=sys.stderr)
                     continue
                 c, edits, ref_len = cer(label["transcript"], res.draft["transcript"])
                 row[f"cer_{kind}"], row[f"edits_{kind}"], row[f"chars_{kind}"] = c, edits, ref_len
@@ -383,7 +375,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
                 if evaluate:
                     audio_scores[kind].append(_field_scores(label, res.draft, evaluate))
             rows.append(row)
-        bar.close()
         pipeline.close()
 
     summary: dict[str, Any] = {"calls": len(labels)}

@@ -65,10 +65,14 @@ def _says(text: str, word: str) -> bool:
     return any(hay[i:i + len(needle)] == needle for i in range(len(hay) - len(needle) + 1))
 
 
+def _number_starts(text: str) -> list[int]:
+    return [r.start for r in digit_runs(text) if len(r.digits) >= 3]
+
+
 def _answer_head(plain: str) -> str:
     """The unprompted decode up to its first number or phone cue."""
     cut = len(plain)
-    runs = [r.start for r in digit_runs(plain) if len(r.digits) >= 3]
+    runs = _number_starts(plain)
     cues = [plain.find(c) for c in _CUES if c in plain]
     cut = min([cut] + runs + cues)
     return plain[:cut].strip(_PUNCT)
@@ -82,7 +86,7 @@ def repair(text: str, plain: str, options: EchoOptions | None = None) -> str | N
     if not n or not plain or _says(plain, o.question[-2:]):
         return None        # not an echo, or the question really was asked
     rest = text[n:]
-    if not any(len(r.digits) >= 3 for r in digit_runs(rest)):
+    if not _number_starts(rest):
         return plain       # no number to keep from the prompted decode: the unprompted one, whole
     head = _answer_head(plain)
     if not head:

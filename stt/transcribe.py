@@ -216,6 +216,7 @@ class WhisperDecoder:
                 out[i] = candidate
         # The context copied instead of the audio heard (a caller's first words written as the
         # operator's greeting just before them): decode that one again without the context.
+        # (depth=2: no second passes inside; the ones below run on the new text)
         for i, r in enumerate(out):
             if contexts[i] and _copied(r.text, contexts[i]):
                 out[i] = self.decode([audios[i]], [hotwords[i]], beam_size=beam, bucket=bucket, depth=2,
@@ -626,37 +627,39 @@ class StreamingTranscriber:
             self._emit_finals_in_order()
             self._next_in_chain()
 
-        job = DecodeJob(audio, self._hotwords, True, done, owner=self)
         with self._lock:
             self._pending_finals += 1
             self._order.append(entry)
-            if self.options.context_chars > 0:
-                self._chain.append(job)
-                job = None
-        if job is None:
-            self._next_in_chain()
-        else:
-            self.decoder.submit(job, PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL)
+            self._chain.append(DecodeJob(audio, self._hotwords, True, done, owner=self))
+        self._next_in_chain()
 
     def _context(self) -> str:
         """The end of the call's text so far (the prompt's context for the next decode)."""
         n = self.options.context_chars
-        return "".join(s.text for s in self._finals)[-n:] if n > 0 else ""
+        tail, size = [], 0
+        for seg in reversed(self._finals):      # only the last few finals: partials ask for it too
+            if size >= n:
+                break
+            tail.append(seg.text)
+            size += len(seg.text)
+        return "".join(reversed(tail))[-n:] if n > 0 else ""
 
     def _next_in_chain(self) -> None:
-        """With context on, a call's finals are decoded one after another, each with the text before it."""
-        with self._lock:
-            if self._chain_busy or not self._chain:
-                return
-            job = self._chain.popleft()
-            job.context = self._context()
-            job.hotwords = self._hotwords          # the newest (place names found meanwhile)
-            self._chain_busy = True
-            prio = PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL
-        try:
-            self.decoder.submit(job, prio)
-        except RuntimeError:                       # decoder closed: the final ends empty, nothing hangs
-            job.callback(None)
+        """Submit waiting finals. With context on, a call's finals go one after another, each with
+        the text before it; without, all at once."""
+        while True:
+            with self._lock:
+                if not self._chain or (self._chain_busy and self.options.context_chars > 0):
+                    return
+                job = self._chain.popleft()
+                job.context = self._context()
+                job.hotwords = self._hotwords          # the newest (place names found meanwhile)
+                self._chain_busy = True
+                prio = PRIORITY_HUNG_UP if self.ended else PRIORITY_FINAL
+            try:
+                self.decoder.submit(job, prio)
+            except RuntimeError:                       # decoder closed: the final ends empty, nothing hangs
+                job.callback(None)
 
     def _emit_finals_in_order(self) -> None:
         """Emit decoded finals in submission order (several decoder workers finish out of order)."""
