@@ -40,9 +40,13 @@ class DigitOptions:
     # right, no prompt 18/36, this prompt 30/36, slowed to 0.85x 28/36).
     prompt: str = "我的电话是一三八一二三四五六七八。手机号码幺五九八七六五四三二一。联系电话一八六零一七六二三九五。"
     beam_size: int = 5
-    # Tries in order, stopping at the first that gives a valid number: the audio as is, then
-    # slowed down (pitch kept) -- together right on 31/36 of those slices.
-    tempos: tuple[float, ...] = (1.0, 0.85)
+    # Tries in order: the audio as is, then slower and slower (pitch kept). A number heard
+    # `agreement` times ends the tries; after the last, the number heard most often wins (ties:
+    # the first heard). Label-turn slices of the 18 dev calls with a phone, right at 16 / 8 kHz:
+    # (1.0, 0.85) first valid 16 / 14 (1 wrong); these four, agreement 2: 16 / 16 (1 wrong),
+    # about 2.5 tries per number instead of 1.3.
+    tempos: tuple[float, ...] = (1.0, 0.85, 0.75, 0.7)
+    agreement: int = 2
     min_run: int = 5              # shorter digit runs are house numbers, dates, prices
     # Service numbers said whole on every call (the operator's greeting): never a broken phone.
     known: tuple[str, ...] = ("12345", "12315", "12348", "12319", "12369", "95598", "96777")
@@ -187,16 +191,23 @@ def _merge(text: str, number: str, min_run: int, known: tuple[str, ...] = ()) ->
 def second_pass(audio: np.ndarray, text: str, decode: Callable[[Sequence[np.ndarray]], list[str]],
                 options: DigitOptions | None = None) -> DigitResult:
     """Decode ``audio`` again per ``options.tempos`` with ``decode`` (digit prompt, no hotwords),
-    one try at a time until one yields a valid number; its number replaces the broken run."""
+    one try at a time until a valid number has been heard ``options.agreement`` times (else the
+    one heard most often); that number replaces the broken run."""
     o = options or DigitOptions()
     t0 = time.perf_counter()
     tries: list[str] = []
     if len(audio) > o.max_seconds * SAMPLE_RATE:
         return DigitResult(text, None, tries, 0.0)
+    heard: dict[str, int] = {}      # insertion order = the order first heard
     for tempo in o.tempos:
         out = decode([stretch(audio, tempo)])[0]
         tries.append(out)
         nums = _numbers(out)
         if nums:
-            return DigitResult(_merge(text, nums[0], o.min_run, o.known), nums[0], tries, time.perf_counter() - t0)
-    return DigitResult(text, None, tries, time.perf_counter() - t0)
+            heard[nums[0]] = heard.get(nums[0], 0) + 1
+            if heard[nums[0]] >= o.agreement:
+                break
+    if not heard:
+        return DigitResult(text, None, tries, time.perf_counter() - t0)
+    number = max(heard, key=heard.get)    # max keeps the first of equal counts
+    return DigitResult(_merge(text, number, o.min_run, o.known), number, tries, time.perf_counter() - t0)

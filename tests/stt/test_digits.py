@@ -40,7 +40,7 @@ def test_merge_replaces_the_broken_group_only():
     assert _merge("1050弄，电话136-185-452。", "13601855472", 5) == "1050弄，电话13601855472。"
 
 
-def test_second_pass_stops_at_first_valid_try_and_keeps_text_without_one():
+def test_second_pass_stops_when_two_tries_agree_and_keeps_text_without_a_number():
     calls = []
 
     def fake(xs):
@@ -49,9 +49,19 @@ def test_second_pass_stops_at_first_valid_try_and_keeps_text_without_one():
 
     audio = np.zeros(16000, np.float32)
     res = second_pass(audio, "电话136-185-452。", fake)
-    assert res.number == "13601855472" and res.text == "电话13601855472。" and len(calls) == 1
+    assert res.number == "13601855472" and res.text == "电话13601855472。" and len(calls) == 2
     res = second_pass(audio, "电话136-185-452。", lambda xs: ["电话一三六。"])
-    assert res.number is None and res.text == "电话136-185-452。" and len(res.tries) == 2
+    assert res.number is None and res.text == "电话136-185-452。" and len(res.tries) == 4
+
+
+def test_second_pass_takes_the_number_heard_most_often():
+    heard = iter(["一三六零一八五五四七一", "电话一三六。", "一三六零一八五五四七二", "一三六零一八五五四七二"])
+    res = second_pass(np.zeros(16000, np.float32), "电话136-185-452。", lambda xs: [next(heard)])
+    assert res.number == "13601855472" and len(res.tries) == 4
+    # no agreement: the first number heard
+    heard = iter(["一三六零一八五五四七一", "一三六零一八五五四七二", "电话", "电话"])
+    res = second_pass(np.zeros(16000, np.float32), "电话136-185-452。", lambda xs: [next(heard)])
+    assert res.number == "13601855471"
 
 
 def test_stretch_slows_down():
