@@ -48,7 +48,8 @@ class DigitOptions:
     tempos: tuple[float, ...] = (1.0, 0.85, 0.75, 0.7)
     agreement: int = 2
     min_run: int = 5              # shorter digit runs are house numbers, dates, prices
-    # Service numbers said whole on every call (the operator's greeting): never a broken phone.
+    # Service numbers said whole (the operator's greeting, a line the caller is referred to):
+    # never a broken phone. Every 12xxx government line is one too (no phone starts with 12).
     known: tuple[str, ...] = ("12345", "12315", "12348", "12319", "12369", "95598", "96777")
     max_seconds: float = 15.0     # longer audio: not a phone utterance (VAD caps at 15 s anyway)
 
@@ -110,12 +111,19 @@ def _grouping(text: str, run: DigitRun) -> tuple[int, ...]:
     return tuple(len(g) for g in re.split("[" + re.escape("".join(_SEP)) + "]", text[run.start:run.end]) if g)
 
 
+_SERVICE = re.compile(r"12\d{3}")     # 12333 社保, 12366 税务, 12329 公积金 ...
+
+
+def _service(digits: str, known: tuple[str, ...]) -> bool:
+    return digits in known or bool(_SERVICE.fullmatch(digits))
+
+
 def _suspect_runs(text: str, min_run: int, known: tuple[str, ...] = ()) -> list[DigitRun]:
     # Chinese-digit runs need more length: 一 and 两 are ordinary words too.
     out = []
     for r in digit_runs(text):
         spoken = not text[r.start].isdigit()
-        if len(r.digits) < (min_run if not spoken else max(min_run, 7)) or r.digits in known:
+        if len(r.digits) < (min_run if not spoken else max(min_run, 7)) or _service(r.digits, known):
             continue
         if not valid_number(r.digits) or _grouping(text, r) not in _GROUPINGS:
             out.append(r)
@@ -135,7 +143,7 @@ def needs_second_pass(text: str, *, asked: bool = False, options: DigitOptions |
     # A cue with a few digits left (the rest dropped): "电话是136"; the operator's question alone
     # ("您的电话是多少") has none and is not decoded again.
     cue = asked or any(c in text for c in _CUES)
-    return cue and any(len(r.digits) >= 3 for r in runs)
+    return cue and any(len(r.digits) >= 3 and not _service(r.digits, o.known) for r in runs)
 
 
 def stretch(audio: np.ndarray, tempo: float) -> np.ndarray:
@@ -179,7 +187,7 @@ def _merge(text: str, number: str, min_run: int, known: tuple[str, ...] = ()) ->
             groups[-1].append(r)
         else:
             groups.append([r])
-    groups = [g for g in groups if sum(len(r.digits) for r in g) >= 3 and "".join(r.digits for r in g) not in known]
+    groups = [g for g in groups if sum(len(r.digits) for r in g) >= 3 and not _service("".join(r.digits for r in g), known)]
     if not groups:
         return text
     suspect = {(r.start, r.end) for r in _suspect_runs(text, min_run, known)}

@@ -30,6 +30,9 @@ def test_digit_runs_join_separators_and_chinese_digits():
     ("您的电话是多少？", False),                  # the question alone: no digits to fix
     ("我住1050弄7号502室", False),               # house numbers
     ("您好，12345，很高兴为您服务。", False),      # the hotline's own number
+    ("您可以在平台上12333上直接申请", False),      # another 12xxx service line
+    ("也可以拨打12366电话咨询", False),            # ... with a phone cue
+    ("电话12333", False),
 ])
 def test_needs_second_pass(text, needed):
     assert needs_second_pass(text) is needed
