@@ -48,9 +48,9 @@ class DigitOptions:
     tempos: tuple[float, ...] = (1.0, 0.85, 0.75, 0.7)
     agreement: int = 2
     min_run: int = 5              # shorter digit runs are house numbers, dates, prices
-    # Service numbers said whole (the operator's greeting, a line the caller is referred to):
-    # never a broken phone. Every 12xxx government line is one too (no phone starts with 12).
-    known: tuple[str, ...] = ("12345", "12315", "12348", "12319", "12369", "95598", "96777")
+    # Service numbers said whole (a line the caller is referred to): never a broken phone. Every
+    # 12xxx government line (12345 itself, 12333 ...) is one too: no phone starts with 12.
+    known: tuple[str, ...] = ("95598", "96777")
     max_seconds: float = 15.0     # longer audio: not a phone utterance (VAD caps at 15 s anyway)
 
 
