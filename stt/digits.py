@@ -98,6 +98,10 @@ def digit_runs(text: str, yao: bool = False) -> list[DigitRun]:
 
 
 def valid_number(digits: str) -> bool:
+    """A mobile or an 8-digit Shanghai landline, also after the area code 021 (as nlp.entities
+    takes a caller's phone)."""
+    if digits.startswith("021") and len(digits) == 11:
+        digits = digits[3:]
     return bool(_MOBILE.fullmatch(digits)) or (len(digits) == 8 and digits[0] in "23456789")
 
 

@@ -27,6 +27,8 @@ def test_digit_runs_join_separators_and_chinese_digits():
     ("电话135-2468-1390", False),                # valid, grouped as people say it (3-4-4)
     ("电话136-1018-545-2", True),                # 11 digits, but no one says 3-4-3-1: digits lost
     ("座机6248 1234", False),                    # a landline, 4-4
+    ("座机021-6248 1234", False),                # ... with the area code, 3-4-4
+    ("电话02162481234", False),
     ("您的电话是多少？", False),                  # the question alone: no digits to fix
     ("我住1050弄7号502室", False),               # house numbers
     ("您好，12345，很高兴为您服务。", False),      # the hotline's own number
