@@ -214,14 +214,24 @@ class CompanyDirectory:
         return [c.to_dict() | {"score": round(s, 3)} for s, c in scored[:k]]
 
     # ---- match (the company a caller names) ------------------------------------------------
+    @staticmethod
+    def _cjk_prefix(text: str) -> list[int]:
+        """Prefix counts of Chinese characters: a window is all Chinese when its count is its length."""
+        acc, out = 0, [0]
+        for ch in text:
+            acc += "\u4e00" <= ch <= "\u9fff"
+            out.append(acc)
+        return out
+
     def _mentions(self, text: str) -> list[tuple[int, int, Company, str, float]]:
         """(start, end, company, form, name score) for every place the text sounds like a form."""
         out = []
         n = len(text)
+        cjk = self._cjk_prefix(text)
         for i in range(n - 1):
-            a, b = text[i], text[i + 1]
-            if not ("\u4e00" <= a <= "\u9fff" and "\u4e00" <= b <= "\u9fff"):
+            if cjk[i + 2] - cjk[i] < 2:
                 continue
+            a, b = text[i], text[i + 1]
             seen: set[tuple[str, str]] = set()
             for key in self._pair_keys(a, b):
                 for c, form in self._index.get(key, ()):
@@ -245,37 +255,43 @@ class CompanyDirectory:
                             continue
                         out.append((i, i + len(trade), c, trade, 0.6 * _char_ratio(window[:len(trade)], trade) + 0.3))
                         continue
+                    if cjk[i + len(form)] - cjk[i] < len(form):
+                        continue   # a comma inside: no name runs across punctuation (申请，也 ≠ 森青置业)
                     exact = _char_ratio(window, form)
                     out.append((i, i + len(form), c, form, 0.5 * sr + 0.5 * exact))
-        out.extend(self._loose_mentions(text, {(m[0], m[2].name, m[3]) for m in out}))
+        out.extend(self._loose_mentions(text, {(m[0], m[2].name, m[3]) for m in out}, cjk))
         return out
 
-    def _loose_mentions(self, text: str, have: set) -> list[tuple[int, int, Company, str, float]]:
+    def _loose_mentions(self, text: str, have: set, cjk: list[int]) -> list[tuple[int, int, Company, str, float]]:
         """Long forms with exactly one character that does not sound right (飞践体育 ← 飞跃体育).
 
         Such a stretch alone is weak (any 4 syllables can be 3/4 alike), so it counts only with
         the company's own context: 公司 right after it, or the company's road said in the call."""
         out = []
         seen: set[tuple[int, str, str]] = set()
-        for p in range(len(text) - 1):
-            a, b = text[p], text[p + 1]
-            if not ("\u4e00" <= a <= "\u9fff" and "\u4e00" <= b <= "\u9fff"):
+        road_said: dict[str, bool] = {}
+        n = len(text)
+        for p in range(n - 1):
+            if cjk[p + 2] - cjk[p] < 2:
                 continue
-            for key in self._pair_keys(a, b):
+            for key in self._pair_keys(text[p], text[p + 1]):
                 for c, form, j in self._loose.get(key, ()):
                     i = p - j
-                    if i < 0 or (i, c.name, form) in seen or (i, c.name, form) in have:
+                    e = i + len(form)
+                    if i < 0 or e > n or cjk[e] - cjk[i] < len(form):
+                        continue
+                    if (i, c.name, form) in seen or (i, c.name, form) in have:
                         continue
                     seen.add((i, c.name, form))
-                    window = text[i:i + len(form)]
-                    if len(window) < len(form) or not all("\u4e00" <= ch <= "\u9fff" for ch in window):
+                    # the company's own context first (cheap): 公司 right after, or its road said
+                    road = c.road
+                    if road and road not in road_said:
+                        road_said[road] = road in text
+                    if not ("公司" in text[e:e + 8] or (road and road_said[road])):
                         continue
+                    window = text[i:e]
                     miss = sum(1 for x, y in zip(window, form) if not (_keys(x) & _keys(y)))
                     if miss != 1:
-                        continue
-                    after = text[i + len(form):i + len(form) + 8]
-                    road = c.road
-                    if not ("公司" in after or (road and road in text)):
                         continue
                     sr = _sound_ratio(window, form)
                     score = 0.5 * sr + 0.5 * _char_ratio(window, form) - 0.15

@@ -68,6 +68,13 @@ def test_no_company(directory, text):
     assert directory.match(text) is None
 
 
+def test_no_name_across_punctuation(directory):
+    # 申请，也 sounds like 森青置业 (shen qing zhi ye) only with the comma taken as a character
+    text = "您可以在服务平台上直接申请，也可以到社区事务受理服务中心提交。"
+    assert not directory.has_mention(text)
+    assert directory.has_mention(text.replace("申请，也", "森青置业"))
+
+
 def test_search(directory):
     hits = directory.search("飞跃体育")
     assert hits and all("飞跃体育" in h["short_name"] for h in hits[:4])
