@@ -215,10 +215,17 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
                     return float(value() if callable(value) else value)
         raise LookupError("pipeline exposes no queue length")
 
+    def decoder_stat(name: str) -> Callable[[], float]:
+        return lambda: float(getattr(res.pipeline().decoder, name)) if res.pipeline_loaded else 0.0
+
     metrics.gauge("hotline_calls_live", lambda: registry.live, "Calls currently streaming or finishing")
     metrics.gauge("hotline_decode_queue_length", decode_queue_length, "Utterances waiting for the decoder")
     metrics.gauge("hotline_batch_files_pending", jobs.pending, "Batch files queued or running")
     metrics.gauge("hotline_model_loaded", lambda: 1.0 if res.pipeline_loaded else 0.0, "1 once the model is loaded")
+    metrics.gauge("hotline_digit_passes", decoder_stat("digit_passes"),
+                  "Finals decoded again for a broken phone number, since start")
+    metrics.gauge("hotline_digit_pass_seconds", decoder_stat("digit_seconds"),
+                  "Decoder seconds spent on those second passes, since start")
     metrics.describe("hotline_stage_seconds", "histogram",
                      "Per-stage latency: asr, nlp, ready_after_hangup (per call), batch_file")
     metrics.describe("hotline_http_request_seconds", "histogram", "REST request latency by route")

@@ -409,6 +409,15 @@ class SharedDecoder:
         with self._cv:
             return sum(1 for e in self._heap if e.job.final)
 
+    @property
+    def digit_passes(self) -> int:
+        """Finals decoded again for a phone number (stt/digits.py), all workers."""
+        return sum(d.digit_passes for d in self.decoders)
+
+    @property
+    def digit_seconds(self) -> float:
+        return sum(d.digit_seconds for d in self.decoders)
+
     def _take(self) -> list[DecodeJob] | None:
         with self._cv:
             while not self._heap and not self._closed:

@@ -4,6 +4,7 @@ One server for the module so the model loads once."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -119,6 +120,7 @@ def test_live_call_streams_partials_finals_drafts_while_garbage_is_refused(real,
     metrics = httpx.get(f"{real['url']}/metrics", timeout=30).text
     assert 'hotline_stage_seconds_count{stage="ready_after_hangup"}' in metrics
     assert 'hotline_stage_seconds_count{stage="asr"}' in metrics
+    assert re.search(r"^hotline_digit_passes \d+$", metrics, re.M), "the digit pass counter is exported"
     # the garbage client's own call still works
     bad.ws.send(pcm[:16000].tobytes()[:6400])
     bad.send_json({"type": "end"})
