@@ -2,14 +2,16 @@
 
 Whisper base drops or regroups digits when a caller says an 11-digit mobile fast
 ("13601855472" -> "136-185-452"). An utterance whose text has a digit run that is not a valid
-number (11 digits 1[3-9]…, or an 8-digit landline), or a phone cue with such a run, is decoded
-again a few ways that favour digits: a prompt full of digit-form numbers and no hotwords, and the
-audio slowed down (pitch-preserving ``atempo``). The valid number most tries agree on replaces the
-broken digit run in the first-pass text. Utterances without that need cost nothing.
+number (11 digits 1[3-9]…, or an 8-digit landline, 021 before it or not; 12xxx service lines
+excepted), or a phone cue with such a run, is decoded again a few ways that favour digits: a
+prompt full of digit-form numbers and no hotwords, and the audio slowed down (pitch-preserving
+``atempo``). The valid number most tries agree on replaces the broken digit run in the
+first-pass text. Utterances without that need cost nothing.
 
-Measured (whole pipeline, transcribe_audio, the 18 dev calls with a phone label; shared CPU):
-phone right 8/18 -> 16/18 at 16 kHz, 4/18 -> 13/18 at 8 kHz; mean CER 0.1470 -> 0.1437 (16k),
-0.2149 -> 0.2137 (8k); about 1 s per second pass (0.7-1.0 s one try, 1.3-2.3 s two).
+Measured when it was added, with two tries (whole pipeline, transcribe_audio, the 18 dev calls
+with a phone label; shared CPU): phone right 8/18 -> 16/18 at 16 kHz, 4/18 -> 13/18 at 8 kHz;
+mean CER 0.1470 -> 0.1437 (16k), 0.2149 -> 0.2137 (8k); 0.7-1.0 s one try, 1.3-2.3 s two. Up to
+four tries now (DigitOptions.tempos): see the README for the full eval.
 """
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ class DigitOptions:
     # `agreement` times ends the tries; after the last, the number heard most often wins (ties:
     # the first heard). Label-turn slices of the 18 dev calls with a phone, right at 16 / 8 kHz:
     # (1.0, 0.85) first valid 16 / 14 (1 wrong); these four, agreement 2: 16 / 16 (1 wrong),
-    # about 2.5 tries per number instead of 1.3.
+    # 2.5 / 2.7 tries per number instead of 1.2 / 1.3.
     tempos: tuple[float, ...] = (1.0, 0.85, 0.75, 0.7)
     agreement: int = 2
     min_run: int = 5              # shorter digit runs are house numbers, dates, prices
