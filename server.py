@@ -29,10 +29,12 @@ from pydantic import BaseModel, Field
 
 from config import Settings
 from web.auth import ROLES, Principal, TokenStore, install_log_redaction
-from web.calls import CallOptions, CallRegistry, serve_socket
+from web.calls import CallOptions, CallRegistry
 from web.jobs import JobManager
 from web.metrics import Metrics
 from web.open311 import build_router as build_open311_router
+from web.funasr import ws_funasr as serve_funasr_websocket
+from web.ws_call import ws_call as serve_call_websocket
 
 log = logging.getLogger("hotline.server")
 
@@ -345,14 +347,11 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     # -- websocket ------------------------------------------------------------------------------
     @app.websocket("/ws/call")
     async def ws_call(ws: WebSocket, token: str | None = None):
-        loop = asyncio.get_running_loop()
-        who = await loop.run_in_executor(executor, res.tokens.verify, token)
-        await ws.accept()
-        if who is None:
-            await ws.send_json({"type": "error", "code": "unauthorized", "message": "a valid ?token= is required"})
-            await ws.close(code=4401)
-            return
-        await serve_socket(ws, who, registry)
+        await serve_call_websocket(ws, token, res.tokens, registry, executor)
+
+    @app.websocket("/ws/funasr")
+    async def ws_funasr(ws: WebSocket, token: str | None = None):  # FunASR's protocol, same calls (web/funasr.py)
+        await serve_funasr_websocket(ws, token, res.tokens, registry, executor)
 
     # -- REST -----------------------------------------------------------------------------------
     api = APIRouter(prefix="/api", dependencies=[Depends(principal)])

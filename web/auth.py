@@ -1,4 +1,4 @@
-"""API tokens: bearer tokens for the REST API, the call websocket and the console login.
+"""API tokens: bearer tokens for the REST API, the call websockets and the console login.
 
 Only a SHA-256 of each token is stored (tokens are 256-bit random, so a fast hash is enough);
 the plain token is shown once, when it is created. The `api_token` table is created by the
@@ -10,6 +10,7 @@ import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -103,6 +104,15 @@ class TokenStore:
 
     def count(self, role: str | None = None) -> int:
         return sum(1 for t in self.list() if role is None or t.role == role)
+
+
+def websocket_token(headers: Mapping[str, str], query_token: str | None) -> str | None:
+    """The token of a websocket: `?token=` (browsers cannot set headers) or `Authorization: Bearer`
+    (PBX clients such as Asterisk send a header)."""
+    if query_token:
+        return query_token
+    scheme, _, value = (headers.get("authorization") or "").strip().partition(" ")
+    return (value.strip() or None) if scheme.lower() == "bearer" else None
 
 
 _TOKEN_IN_URL = re.compile(r"(token=)[^&\s\"']+")

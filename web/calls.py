@@ -1,36 +1,36 @@
-"""The live-call websocket protocol (docs/server.md): sessions that outlive their socket.
+"""Live calls on the server (docs/server.md): sessions that outlive their socket.
 
 One `LiveCall` per call wraps a `pipeline.CallSession`. The socket is only attached to it:
 a client that drops and reconnects with the same call_id gets the finals it missed; a client
 that never comes back has its call ended after a grace period (the draft is saved on every
-final by the pipeline anyway). Audio is fed and the call ended in worker threads, so the
-event loop never runs model or VAD code; decoder events hop back with call_soon_threadsafe.
+final by the pipeline anyway). A PBX call (Asterisk chan_websocket, AudioSocket) ends when its
+socket closes. Audio is fed and the call ended in worker threads, so the event loop never runs
+model or VAD code; decoder events hop back with call_soon_threadsafe.
+
+The sockets themselves are served by web/ws_call.py (websocket) and web/audiosocket.py (TCP);
+the first message's dialects are parsed by web/protocol.py.
 """
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import logging
-import re
 import threading
 import time
 import uuid
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
-
 from web.auth import Principal
+from web.codecs import decoder
+from web.connection import Connection, NullConnection, dumps  # noqa: F401  (dumps: re-exported)
 from web.metrics import Metrics
+from web.protocol import CALL_ID_RE, CallHello, ProtocolError, error_message, parse_hello  # noqa: F401
 
 log = logging.getLogger("hotline.server.calls")
-
-CALL_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
 @dataclass
@@ -44,106 +44,6 @@ class CallOptions:
     min_sample_rate: int = 8000
     max_sample_rate: int = 48000
     max_hotwords: int = 200
-
-
-class ProtocolError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def error_message(code: str, message: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
-
-
-def _jsonable(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if hasattr(value, "tolist"):  # numpy scalars/arrays
-        return value.tolist()
-    return str(value)
-
-
-def dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, default=_jsonable)
-
-
-class Connection:
-    """One websocket's outgoing side: a queue drained by its own writer task.
-
-    A slow client only slows its own writer. Pending partials are coalesced per segment id
-    and dropped beyond a small backlog; pending non-final drafts are replaced by newer ones;
-    finals, errors and the final draft are always delivered in order.
-    """
-
-    _CLOSE = object()
-
-    def __init__(self, ws: WebSocket, max_pending_partials: int = 4, metrics: Metrics | None = None) -> None:
-        self.ws = ws
-        self.max_pending_partials = max_pending_partials
-        self.metrics = metrics
-        self._items: deque[Any] = deque()
-        self._wake = asyncio.Event()
-        self.closed = False
-        self.dropped_partials = 0
-        self._task = asyncio.create_task(self._writer())
-
-    def send(self, message: dict[str, Any]) -> None:
-        if self.closed:
-            return
-        kind = message.get("type")
-        if kind == "partial":
-            pending = 0
-            for i, item in enumerate(self._items):
-                if isinstance(item, dict) and item.get("type") == "partial":
-                    if item.get("id") == message.get("id"):
-                        self._items[i] = message  # newer hypothesis of the same utterance wins
-                        return
-                    pending += 1
-            if pending >= self.max_pending_partials:
-                self.dropped_partials += 1
-                if self.metrics:
-                    self.metrics.inc("hotline_ws_partials_dropped_total")
-                return
-        elif kind == "draft" and not message.get("final"):
-            for i, item in enumerate(self._items):
-                if isinstance(item, dict) and item.get("type") == "draft" and not item.get("final"):
-                    del self._items[i]
-                    break
-        self._items.append(message)
-        self._wake.set()
-
-    async def _writer(self) -> None:
-        try:
-            while True:
-                while not self._items:
-                    self._wake.clear()
-                    await self._wake.wait()
-                item = self._items.popleft()
-                if item is self._CLOSE:
-                    return
-                await self.ws.send_text(dumps(item))
-        except Exception:  # socket gone: the call lives on, the reader sees the disconnect
-            self.closed = True
-
-    async def close(self, code: int | None = None, timeout: float = 5.0) -> None:
-        """Flush what is queued (bounded wait), then optionally close the socket."""
-        if not self.closed:
-            self._items.append(self._CLOSE)
-            self._wake.set()
-        self.closed = True
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), timeout)
-        except (asyncio.TimeoutError, Exception):
-            self._task.cancel()
-        if code is not None:
-            try:
-                await self.ws.close(code=code)
-            except Exception:
-                pass
 
 
 def _segment_event(event: Any) -> dict[str, Any]:
@@ -167,14 +67,23 @@ class LiveCall:
         owner: Principal,
         sample_rate: int,
         channels: int,
+        *,
+        encoding: str = "pcm16",
+        source: str = "client",
+        caller: dict[str, Any] | None = None,
     ) -> None:
         self.registry = registry
         self.call_id = call_id
         self.owner = owner
         self.sample_rate = sample_rate
         self.channels = channels
+        self.source = source  # client | asterisk-websocket | audiosocket
+        self.caller = dict(caller or {})  # PBX channel data (caller number ...), kept in the draft
+        self.encoding = encoding
+        self._decode = decoder(encoding)
+        self.hangup_on_close = source != "client"  # a PBX never sends `end`: its socket closing is the hang-up
         self.session: Any = None
-        self.conn: Connection | None = None
+        self.conn: Connection | NullConnection | None = None
         self.finals: list[dict[str, Any]] = []
         self._final_ids: set[Any] = set()
         self.last_draft: dict[str, Any] | None = None
@@ -202,14 +111,18 @@ class LiveCall:
             call_id=self.call_id, sample_rate=self.sample_rate, channels=self.channels,
             hotwords=tuple(hotwords), on_event=self._from_pipeline,
         )
+        if self.caller:
+            kwargs["meta"] = {"source": self.source, "caller": self.caller}
         if language:
             kwargs["language"] = language
         try:
             self.session = await self._run(pipeline.open_call, **kwargs)
         except TypeError:
-            if "language" not in kwargs:
+            optional = [k for k in ("language", "meta") if k in kwargs]
+            if not optional:
                 raise
-            kwargs.pop("language")  # the pipeline has no language switch: it is set per process
+            for key in optional:  # a pipeline without these switches (language is set per process)
+                kwargs.pop(key)
             self.session = await self._run(pipeline.open_call, **kwargs)
         self._feeder = asyncio.create_task(self._feed_loop())
 
@@ -279,13 +192,15 @@ class LiveCall:
 
     # -- audio in ---------------------------------------------------------------------------
     def feed(self, data: bytes) -> dict[str, Any] | None:
-        """Queue one PCM16 frame; an error message for the client if the frame is refused."""
+        """Queue one frame (PCM16, or the call's G.711 encoding); an error message for the client
+        if the frame is refused."""
         if self.ending or self.ended:
             return error_message("call_ended", "audio after end is ignored")
         if self.failed:
             return error_message("call_failed", self.failed)
         if not data:
             return None
+        data = self._decode(data)
         if len(data) % (2 * self.channels):
             return error_message(
                 "bad_frame", f"frame of {len(data)} bytes is not whole PCM16 samples for {self.channels} channel(s)"
@@ -366,7 +281,7 @@ class LiveCall:
         return self.final_draft
 
     # -- sockets ----------------------------------------------------------------------------
-    def attach(self, conn: Connection, resume_from: int | None) -> None:
+    def attach(self, conn: Connection | NullConnection, resume_from: int | None) -> None:
         old = self.conn
         self.conn = conn
         self.cancel_timer()
@@ -395,11 +310,13 @@ class LiveCall:
             elif self.last_draft is not None:
                 conn.send(self._with_ticket_id(self.last_draft))
 
-    def detach(self, conn: Connection) -> None:
+    def detach(self, conn: Connection | NullConnection) -> None:
         if self.conn is not conn:
             return  # already replaced by a newer socket
         self.conn = None
-        if not self.ended and not self.ending:
+        if self.hangup_on_close and not self.ending:
+            self.finish()
+        elif not self.ended and not self.ending:
             self._timer = self._loop.call_later(self.registry.options.grace_s, self._grace_expired)
 
     def _grace_expired(self) -> None:
@@ -452,46 +369,27 @@ class CallRegistry:
             log.exception("looking up the ticket of call %s", call_id)
             return None
 
-    def parse_hello(self, hello: dict[str, Any]) -> dict[str, Any]:
-        opts = self.options
-        call_id = hello.get("call_id")
-        if call_id is not None and (not isinstance(call_id, str) or not CALL_ID_RE.match(call_id)):
-            raise ProtocolError("bad_hello", "call_id must be 1-64 characters of letters, digits, . _ : -")
-        rate = hello.get("sample_rate")
-        if not isinstance(rate, int) or isinstance(rate, bool) or not opts.min_sample_rate <= rate <= opts.max_sample_rate:
-            raise ProtocolError("bad_hello", f"sample_rate must be an integer from {opts.min_sample_rate} to {opts.max_sample_rate}")
-        channels = hello.get("channels", 1)
-        if channels not in (1, 2) or isinstance(channels, bool):
-            raise ProtocolError("bad_hello", "channels must be 1 (mono) or 2 (operator left, caller right)")
-        language = hello.get("language")
-        if language is not None and (not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}", language)):
-            raise ProtocolError("bad_hello", "language must be a language code such as zh")
-        hotwords = hello.get("hotwords") or []
-        if not isinstance(hotwords, list) or not all(isinstance(w, str) and 0 < len(w) <= 32 for w in hotwords):
-            raise ProtocolError("bad_hello", "hotwords must be a list of short strings")
-        if len(hotwords) > opts.max_hotwords:
-            raise ProtocolError("bad_hello", f"at most {opts.max_hotwords} hotwords")
-        resume_from = hello.get("resume_from")
-        if resume_from is not None and (not isinstance(resume_from, int) or isinstance(resume_from, bool)):
-            raise ProtocolError("bad_hello", "resume_from must be the id of the last final segment received")
-        return dict(call_id=call_id, sample_rate=rate, channels=channels, language=language,
-                    hotwords=hotwords, resume_from=resume_from)
+    def parse_hello(self, hello: dict[str, Any]) -> CallHello:
+        return parse_hello(hello, self.options)
 
-    async def open(self, hello: dict[str, Any], principal: Principal, conn: Connection) -> LiveCall:
-        params = self.parse_hello(hello)
-        call_id = params["call_id"]
+    async def open(self, hello: CallHello | dict[str, Any], principal: Principal,
+                   conn: Connection | NullConnection) -> LiveCall:
+        """Start the call a hello describes, or resume it on this socket if it is live."""
+        if isinstance(hello, dict):
+            hello = self.parse_hello(hello)
+        call_id = hello.call_id
         existing = self.calls.get(call_id) if call_id else None
         if existing is not None:
             if existing.owner.name != principal.name and not principal.is_admin:
                 raise ProtocolError("forbidden", "this call belongs to another operator")
-            if (existing.sample_rate, existing.channels) != (params["sample_rate"], params["channels"]):
+            if (existing.sample_rate, existing.channels) != (hello.sample_rate, hello.channels):
                 raise ProtocolError(
                     "bad_hello",
                     f"call {call_id} streams {existing.sample_rate} Hz x {existing.channels}; resume with the same format",
                 )
-            existing.attach(conn, params["resume_from"])
+            existing.attach(conn, hello.resume_from)
             return existing
-        if params["resume_from"] is not None and call_id:
+        if hello.resume_from is not None and call_id:
             raise ProtocolError("unknown_call", f"call {call_id} is not live any more (ended or grace period over)")
         if call_id and await self.lookup_ticket_id(call_id) is not None:
             # a finished call (or one from before a restart): its ticket must not be overwritten
@@ -500,10 +398,11 @@ class CallRegistry:
             raise ProtocolError("busy", "too many live calls on this server")
         if not call_id:
             call_id = datetime.now().strftime("call-%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
-        call = LiveCall(self, call_id, principal, params["sample_rate"], params["channels"])
+        call = LiveCall(self, call_id, principal, hello.sample_rate, hello.channels, encoding=hello.encoding,
+                        source=hello.source, caller=hello.caller)
         self.calls[call_id] = call  # registered before the await so a racing duplicate hello resumes it
         try:
-            await call.start(params["hotwords"], params["language"])
+            await call.start(hello.hotwords, hello.language)
         except Exception as exc:
             self.calls.pop(call_id, None)
             log.exception("opening call %s failed", call_id)
@@ -531,71 +430,3 @@ class CallRegistry:
             await asyncio.wait(tasks, timeout=timeout)
         for handle in self._forget.values():
             handle.cancel()
-
-
-async def serve_socket(ws: WebSocket, principal: Principal, registry: CallRegistry) -> None:
-    """Run one websocket connection of the call protocol until the client leaves."""
-    opts = registry.options
-    conn = Connection(ws, opts.max_pending_partials, registry.metrics)
-    call: LiveCall | None = None
-    try:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text, data = message.get("text"), message.get("bytes")
-            if data is not None:
-                if call is None:
-                    conn.send(error_message("no_call", "send a hello message before audio"))
-                    continue
-                problem = call.feed(data)
-                if problem:
-                    conn.send(problem)
-                continue
-            if text is None:
-                continue
-            if len(text) > opts.max_text_bytes:
-                conn.send(error_message("too_large", f"text messages are limited to {opts.max_text_bytes} bytes"))
-                continue
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                conn.send(error_message("bad_json", "text messages must be JSON objects"))
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
-                conn.send(error_message("bad_message", 'a message needs a string "type"'))
-                continue
-            kind = obj["type"]
-            try:
-                if kind == "hello":
-                    if call is not None:
-                        raise ProtocolError("bad_message", "hello was already sent on this connection")
-                    call = await registry.open(obj, principal, conn)
-                elif kind == "end":
-                    if call is None:
-                        raise ProtocolError("no_call", "end before hello")
-                    if call.ended and call.final_draft is not None:
-                        conn.send(call.final_draft)  # already ended (e.g. grace expiry): repeat it
-                    else:
-                        call.finish()  # the final draft is queued to this socket when ready
-                elif kind == "hotwords":
-                    if call is None:
-                        raise ProtocolError("no_call", "hotwords before hello")
-                    words = obj.get("hotwords")
-                    if not isinstance(words, list) or not all(isinstance(w, str) and 0 < len(w) <= 32 for w in words):
-                        raise ProtocolError("bad_message", "hotwords must be a list of short strings")
-                    call.set_hotwords(words[: opts.max_hotwords])
-                elif kind == "ping":
-                    conn.send({"type": "pong"})
-                else:
-                    raise ProtocolError("bad_message", f"unknown message type {kind!r}")
-            except ProtocolError as exc:
-                conn.send(error_message(exc.code, exc.message))
-    except WebSocketDisconnect:
-        pass
-    except Exception:  # never let one socket's bug reach the server
-        log.exception("websocket handler failed")
-    finally:
-        if call is not None:
-            call.detach(conn)
-        await conn.close(timeout=2.0)
