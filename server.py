@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, File, HTTPException, Query, Request, UploadFile, WebSocket
+from fastapi import APIRouter, Body, Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -272,6 +272,15 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
         return who
 
+    def seen_version(if_match: str | None = Header(None, description="the ticket `version` this action is based on: "
+                                                   "409 if the ticket changed since (another operator was first)")) -> int | None:
+        from ticketing.concurrency import parse_version
+
+        try:
+            return parse_version(if_match)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+
     def admin(who: Principal = Depends(principal)) -> Principal:
         if not who.is_admin:
             raise HTTPException(403, "admin role required")
@@ -406,12 +415,13 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
         return ticket
 
     @api.patch("/tickets/{ticket_id}", tags=["tickets"], summary="Edit fields (locks them against the pipeline)")
-    def update_ticket(ticket_id: int, body: TicketFields, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def update_ticket(ticket_id: int, body: TicketFields, who: Principal = Depends(principal),
+                      version: int | None = Depends(seen_version)) -> dict[str, Any]:
         fields = body.model_dump()
         if not fields:
             raise HTTPException(422, "no fields to change")
         try:
-            return res.store.update(ticket_id, fields, actor=who.name)
+            return res.store.update(ticket_id, fields, actor=who.name, expect_version=version)
         except ValueError as exc:
             if isinstance(exc, TransitionError):
                 raise
@@ -419,53 +429,60 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
 
     @api.post("/tickets/{ticket_id}/submit", tags=["tickets"], summary="Operator confirms the draft")
     def submit_ticket(ticket_id: int, body: SubmitBody = Body(default_factory=SubmitBody),
-                      who: Principal = Depends(principal)) -> dict[str, Any]:
+                      who: Principal = Depends(principal), version: int | None = Depends(seen_version)) -> dict[str, Any]:
         if body.fields:
             try:
-                res.store.update(ticket_id, body.fields, actor=who.name)
+                res.store.update(ticket_id, body.fields, actor=who.name, expect_version=version)
+                version = None  # checked by the edit; the submit follows it
             except ValueError as exc:
                 if isinstance(exc, TransitionError):
                     raise
                 raise HTTPException(422, str(exc)) from None
-        return res.store.submit(ticket_id, actor=who.name, note=body.note)
+        return res.store.submit(ticket_id, actor=who.name, note=body.note, expect_version=version)
 
     @api.post("/tickets/{ticket_id}/dispatch", tags=["tickets"], summary="Send to the department (deadlines start)")
     def dispatch_ticket(ticket_id: int, body: DispatchBody = Body(default_factory=DispatchBody),
-                        who: Principal = Depends(principal)) -> dict[str, Any]:
+                        who: Principal = Depends(principal), version: int | None = Depends(seen_version)) -> dict[str, Any]:
         return res.store.dispatch(ticket_id, actor=who.name, note=body.note, department=body.department,
+                                  expect_version=version,
                                   co_handler=body.co_handler)
 
     @api.post("/tickets/{ticket_id}/direct-answer", tags=["tickets"], summary="直接答复: close a consultation")
     def direct_answer(ticket_id: int, body: SubmitBody = Body(default_factory=SubmitBody),
-                      who: Principal = Depends(principal)) -> dict[str, Any]:
-        return res.store.direct_answer(ticket_id, actor=who.name, note=body.note)
+                      who: Principal = Depends(principal), version: int | None = Depends(seen_version)) -> dict[str, Any]:
+        return res.store.direct_answer(ticket_id, actor=who.name, note=body.note, expect_version=version)
 
     @api.post("/tickets/{ticket_id}/transition", tags=["tickets"],
               summary="Lifecycle move: contacted, in_progress, resolved, returned (needs note), closed")
-    def transition_ticket(ticket_id: int, body: TransitionBody, who: Principal = Depends(principal)) -> dict[str, Any]:
-        return res.store.transition(ticket_id, body.to, actor=who.name, note=body.note)
+    def transition_ticket(ticket_id: int, body: TransitionBody, who: Principal = Depends(principal),
+                          version: int | None = Depends(seen_version)) -> dict[str, Any]:
+        return res.store.transition(ticket_id, body.to, actor=who.name, note=body.note, expect_version=version)
 
     @api.post("/tickets/{ticket_id}/follow-up", tags=["tickets"], summary="回访 with satisfaction")
-    def follow_up(ticket_id: int, body: FollowUpBody, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def follow_up(ticket_id: int, body: FollowUpBody, who: Principal = Depends(principal),
+                  version: int | None = Depends(seen_version)) -> dict[str, Any]:
         try:
-            return res.store.follow_up(ticket_id, body.satisfaction, actor=who.name, note=body.note, close=body.close)
+            return res.store.follow_up(ticket_id, body.satisfaction, actor=who.name, note=body.note, close=body.close,
+                                       expect_version=version)
         except ValueError as exc:
             if isinstance(exc, TransitionError):
                 raise
             raise HTTPException(422, str(exc)) from None
 
     @api.post("/tickets/{ticket_id}/extend", tags=["tickets"], summary="Extend the resolve deadline once")
-    def extend(ticket_id: int, body: ExtendBody, who: Principal = Depends(principal)) -> dict[str, Any]:
+    def extend(ticket_id: int, body: ExtendBody, who: Principal = Depends(principal),
+               version: int | None = Depends(seen_version)) -> dict[str, Any]:
         try:
-            return res.store.extend(ticket_id, body.reason, actor=who.name)
+            return res.store.extend(ticket_id, body.reason, actor=who.name, expect_version=version)
         except ValueError as exc:
             if isinstance(exc, TransitionError):
                 raise
             raise HTTPException(422, str(exc)) from None
 
     @api.post("/tickets/{ticket_id}/merge", tags=["tickets"], summary="Mark as duplicate of another ticket")
-    def merge(ticket_id: int, body: MergeBody, who: Principal = Depends(principal)) -> dict[str, Any]:
-        return res.store.merge(ticket_id, body.into, actor=who.name, note=body.note)
+    def merge(ticket_id: int, body: MergeBody, who: Principal = Depends(principal),
+              version: int | None = Depends(seen_version)) -> dict[str, Any]:
+        return res.store.merge(ticket_id, body.into, actor=who.name, note=body.note, expect_version=version)
 
     @api.get("/tickets/{ticket_id}/related", tags=["tickets"], summary="Possible duplicates and same-caller tickets")
     def related(ticket_id: int) -> list[dict[str, Any]]:

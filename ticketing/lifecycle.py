@@ -13,6 +13,10 @@ class TransitionError(ValueError):
     """A state change the lifecycle does not allow, or one that lacks what it needs."""
 
 
+class ConflictError(TransitionError):
+    """The ticket changed since the version the caller acted on (another operator was first)."""
+
+
 @lru_cache(maxsize=1)
 def lifecycle() -> dict[str, Any]:
     with open(LIFECYCLE_PATH, encoding="utf-8") as fh:

@@ -115,6 +115,8 @@ class Ticket(SQLModel, table=True):
     round: int = 1
     # revision 0002: fields the operator set by hand; later pipeline drafts do not overwrite them
     locked_fields: Optional[list[str]] = Field(default=None, sa_type=sa.JSON)
+    # revision 0004: +1 on every change of the row; an operator action may name the version it saw
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
 
 class TicketEvent(SQLModel, table=True):

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from ticketing import db, lifecycle
 from ticketing.clock import now_local, to_local
+from ticketing.concurrency import begin_write, check_version, touch
 from ticketing.lifecycle import TransitionError
 from ticketing.models import Call, Company, Department, KbArticle, Ticket, TicketEvent, TranscriptSegment
 from ticketing.places import place_key_of
@@ -104,13 +105,19 @@ class TicketStore:
     def session(self) -> Session:
         return Session(self.engine, expire_on_commit=False)
 
-    def _ticket(self, session: Session, ticket_id: int, *, lock: bool = False) -> Ticket:
+    def _ticket(self, session: Session, ticket_id: int, *, lock: bool = False,
+                expect_version: int | None = None) -> Ticket:
+        """lock: the row is held until the transaction ends (see ticketing.concurrency);
+        expect_version: ConflictError if the ticket changed since that version."""
         stmt = select(Ticket).where(Ticket.id == ticket_id)
-        if lock and self.engine.dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
+        if lock:
+            begin_write(session)
+            if self.engine.dialect.name == "postgresql":
+                stmt = stmt.with_for_update()
         ticket = session.exec(stmt).first()
         if ticket is None:
             raise TicketNotFound(ticket_id)
+        check_version(ticket, expect_version)
         return ticket
 
     @staticmethod
@@ -200,9 +207,10 @@ class TicketStore:
             values["draft"] = json.loads(json.dumps(draft, ensure_ascii=False, default=str))
             changes = self._set(ticket, values)
             if ticket.state == "draft":
-                changes.update(self._derive(ticket, keep_route=True))
-                changes.update(self._set(ticket, self._provisional_deadlines(ticket, ticket.created_at)))
-            ticket.updated_at = now
+                _add_changes(changes, self._derive(ticket, keep_route=True))
+                _add_changes(changes, self._set(ticket, self._provisional_deadlines(ticket, ticket.created_at)))
+            if created or changes:
+                touch(ticket, now)
             session.flush()
             loud = {k: v for k, v in changes.items() if k not in QUIET_FIELDS}
             if created:
@@ -316,7 +324,7 @@ class TicketStore:
     # -- operator edits -------------------------------------------------------------------
 
     def update(self, ticket_id: int, fields: dict[str, Any], *, actor: str = "operator", note: str | None = None,
-               now: datetime | None = None) -> dict[str, Any]:
+               now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
         """Operator edits. Changing category/district/street re-routes (unless department or
         co_handler are given too); edited fields are locked against later pipeline drafts."""
         unknown = sorted(set(fields) - set(EDITABLE))
@@ -324,7 +332,7 @@ class TicketStore:
             raise ValueError(f"cannot edit {', '.join(unknown)}; editable: {', '.join(EDITABLE)}")
         now = to_local(now) or now_local()
         with self.session() as session, session.begin():
-            ticket = self._ticket(session, ticket_id, lock=True)
+            ticket = self._ticket(session, ticket_id, lock=True, expect_version=expect_version)
             if ticket.state in ("closed", "merged"):
                 raise TransitionError(f"ticket {ticket_id} is {ticket.state}: it can no longer be edited")
             values = dict(fields)
@@ -336,14 +344,14 @@ class TicketStore:
                 values.setdefault("urgency", cat["urgency"])
             changes = self._set(ticket, values)
             reroute = any(k in changes for k in ROUTING_INPUTS) and not ({"department", "co_handler"} & set(fields))
-            changes.update(self._derive(ticket, keep_route=True, reroute=reroute))
+            _add_changes(changes, self._derive(ticket, keep_route=True, reroute=reroute))
             if ticket.dispatched_at and not ticket.extended and {"appeal_type", "urgency"} & set(changes):
-                changes.update(self._set(ticket, self._deadline_values(ticket, ticket.dispatched_at)))
+                _add_changes(changes, self._set(ticket, self._deadline_values(ticket, ticket.dispatched_at)))
             elif ticket.state in ("draft", "submitted") and {"appeal_type", "urgency"} & set(changes):
-                changes.update(self._set(ticket, self._deadline_values(ticket, ticket.created_at)))
+                _add_changes(changes, self._set(ticket, self._deadline_values(ticket, ticket.created_at)))
             if changes:
                 ticket.locked_fields = sorted(set(ticket.locked_fields or ()) | set(fields))
-                ticket.updated_at = now
+                touch(ticket, now)
                 self._event(session, ticket, actor, "update", changes, note, now)
             session.flush()
             return _dump(ticket)
@@ -369,19 +377,20 @@ class TicketStore:
                                       f"(`hotline tickets {'visit' if method == 'follow_up' else method}`)")
         old_state = ticket.state
         changes = self._set(ticket, {"state": to_state, **(values or {})})
-        ticket.updated_at = now
+        touch(ticket, now)
         self._event(session, ticket, actor, rule["action"], changes, note, now)
         log.debug("ticket %s: %s -> %s by %s", ticket.id, old_state, to_state, actor)
         return changes
 
     def transition(self, ticket_id: int, to_state: str, actor: str = "operator", note: str | None = None, *,
-                   now: datetime | None = None) -> dict[str, Any]:
-        """Generic state change along the lifecycle table; raises TransitionError when not allowed."""
+                   now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
+        """Generic state change along the lifecycle table; raises TransitionError when not allowed
+        (ConflictError when `expect_version` is given and the ticket changed since)."""
         if to_state == "dispatched":
-            return self.dispatch(ticket_id, actor=actor, note=note, now=now)
+            return self.dispatch(ticket_id, actor=actor, note=note, now=now, expect_version=expect_version)
         now = to_local(now) or now_local()
         with self.session() as session, session.begin():
-            ticket = self._ticket(session, ticket_id, lock=True)
+            ticket = self._ticket(session, ticket_id, lock=True, expect_version=expect_version)
             values: dict[str, Any] = {}
             if to_state == "contacted":
                 values["contacted_at"] = now
@@ -394,21 +403,21 @@ class TicketStore:
             return _dump(ticket)
 
     def submit(self, ticket_id: int, actor: str = "operator", note: str | None = None, *,
-               now: datetime | None = None) -> dict[str, Any]:
-        return self.transition(ticket_id, "submitted", actor, note, now=now)
+               now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
+        return self.transition(ticket_id, "submitted", actor, note, now=now, expect_version=expect_version)
 
     def direct_answer(self, ticket_id: int, actor: str = "operator", note: str | None = None, *,
-                      now: datetime | None = None) -> dict[str, Any]:
+                      now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
         """直接答复: a consultation answered on the call is closed without dispatch."""
-        return self.transition(ticket_id, "closed", actor, note or "直接答复", now=now)
+        return self.transition(ticket_id, "closed", actor, note or "直接答复", now=now, expect_version=expect_version)
 
     def dispatch(self, ticket_id: int, actor: str = "operator", note: str | None = None, *,
                  department: str | None = None, co_handler: str | None = None,
-                 now: datetime | None = None) -> dict[str, Any]:
+                 now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
         """Send to the department (from submitted, or again after 退单); the time limits start now."""
         now = to_local(now) or now_local()
         with self.session() as session, session.begin():
-            ticket = self._ticket(session, ticket_id, lock=True)
+            ticket = self._ticket(session, ticket_id, lock=True, expect_version=expect_version)
             lifecycle.rule(ticket.state, "dispatched")  # fail fast, before anything is computed
             values: dict[str, Any] = {"dispatched_at": now, "contacted_at": None}
             if department:
@@ -427,7 +436,8 @@ class TicketStore:
             return _dump(ticket)
 
     def follow_up(self, ticket_id: int, satisfaction: str, actor: str = "operator", note: str | None = None, *,
-                  close: bool = True, now: datetime | None = None) -> dict[str, Any]:
+                  close: bool = True, now: datetime | None = None,
+                  expect_version: int | None = None) -> dict[str, Any]:
         """回访. 满意/基本满意: visited (then closed unless close=False). 不满意: the ticket is
         reopened as a 预警工单 (warning), round + 1, dispatched again to the same department."""
         allowed_values = lifecycle.satisfaction_values()
@@ -435,7 +445,7 @@ class TicketStore:
             raise ValueError(f"satisfaction must be one of {', '.join(allowed_values)}, got {satisfaction!r}")
         now = to_local(now) or now_local()
         with self.session() as session, session.begin():
-            ticket = self._ticket(session, ticket_id, lock=True)
+            ticket = self._ticket(session, ticket_id, lock=True, expect_version=expect_version)
             self._move(session, ticket, "visited", actor, note, now, {"satisfaction": satisfaction}, via="follow_up")
             if satisfaction == lifecycle.lifecycle()["reopen_on"]:
                 values: dict[str, Any] = {"warning": True, "round": ticket.round + 1, "dispatched_at": now,
@@ -450,13 +460,13 @@ class TicketStore:
             return _dump(ticket)
 
     def extend(self, ticket_id: int, reason: str, actor: str = "operator", *,
-               now: datetime | None = None) -> dict[str, Any]:
+               now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
         """Extend resolution once to `sla.extension.max_resolve_working_days` after dispatch."""
         if not reason or not reason.strip():
             raise ValueError("an extension needs a reason")
         now = to_local(now) or now_local()
         with self.session() as session, session.begin():
-            ticket = self._ticket(session, ticket_id, lock=True)
+            ticket = self._ticket(session, ticket_id, lock=True, expect_version=expect_version)
             if ticket.state not in lifecycle.clock_states():
                 raise TransitionError(f"ticket {ticket_id} is {ticket.state}: only a dispatched, contacted or "
                                       f"in-progress ticket can be extended")
@@ -466,24 +476,27 @@ class TicketStore:
             new_by = extended_resolve_by(ticket.dispatched_at or now, taxonomy=self.taxonomy)
             changes = self._set(ticket, {"extended": True, "extension_reason": reason.strip(),
                                          "resolve_by": max(new_by, ticket.resolve_by or new_by)})
-            ticket.updated_at = now
+            touch(ticket, now)
             self._event(session, ticket, actor, "extend", changes, reason.strip(), now)
             session.flush()
             return _dump(ticket)
 
     def merge(self, ticket_id: int, into_id: int, actor: str = "operator", note: str | None = None, *,
-              now: datetime | None = None) -> dict[str, Any]:
+              now: datetime | None = None, expect_version: int | None = None) -> dict[str, Any]:
         """Mark `ticket_id` a duplicate of `into_id` (state merged, merged_into)."""
         if ticket_id == into_id:
             raise TransitionError("cannot merge a ticket into itself")
         now = to_local(now) or now_local()
         with self.session() as session, session.begin():
-            ticket = self._ticket(session, ticket_id, lock=True)
-            target = self._ticket(session, into_id)
+            # both rows locked, lower id first: two opposite merges at once cannot deadlock
+            rows = {i: self._ticket(session, i, lock=True) for i in sorted((ticket_id, into_id))}
+            ticket, target = rows[ticket_id], rows[into_id]
+            check_version(ticket, expect_version)
             if target.state == "merged":
                 raise TransitionError(f"ticket {into_id} is itself merged into {target.merged_into}: merge into that one")
             self._move(session, ticket, "merged", actor, note, now, {"merged_into": into_id}, via="merge")
             self._event(session, target, actor, "merged_from", {"merged_from": [None, ticket_id]}, note, now)
+            touch(target, now)
             session.flush()
             return _dump(ticket)
 
@@ -567,7 +580,7 @@ class TicketStore:
                 if ticket.supervised:
                     continue
                 changes = self._set(ticket, {"supervised": True})
-                ticket.updated_at = now
+                touch(ticket, now)
                 what = "、".join({"response": "首次联系超时", "resolve": "办结超时"}[k] for k in kinds)
                 self._event(session, ticket, actor, "supervise", changes, f"督办: {what}", now)
                 flagged.append({**_brief(ticket), "overdue": kinds})
@@ -578,8 +591,12 @@ class TicketStore:
     def _ensure_department(self, session: Session, name: str, district: str | None) -> None:
         if session.exec(select(Department).where(Department.name == name)).first() is None:
             kind = name[len(district):] if district and name.startswith(district) else name
-            session.add(Department(name=name, district=district if district and name.startswith(district) else None,
-                                   kind=kind))
+            try:  # in a savepoint: another transaction may add the same department at the same moment
+                with session.begin_nested():
+                    session.add(Department(name=name, kind=kind,
+                                           district=district if district and name.startswith(district) else None))
+            except IntegrityError:
+                pass
 
     def init_reference_data(self, companies_path: str | Path | None = None,
                             kb_path: str | Path | None = None) -> dict[str, int]:
@@ -625,6 +642,17 @@ class TicketStore:
     def departments(self) -> list[dict[str, Any]]:
         with self.session() as session:
             return [d.model_dump() for d in session.exec(select(Department).order_by(Department.name)).all()]
+
+
+def _add_changes(changes: dict[str, list[Any]], more: dict[str, list[Any]]) -> None:
+    """Fold later {field: [old, new]} into `changes`: the first old, the last new; a field set
+    back to where it started (a draft's department None, then routed again) is no change."""
+    for key, (old, new) in more.items():
+        first = changes[key][0] if key in changes else old
+        if first == new:
+            changes.pop(key, None)
+        else:
+            changes[key] = [first, new]
 
 
 def _overdue_kinds(state: str, response_by: datetime | None, resolve_by: datetime | None, now: datetime) -> list[str]:
