@@ -36,6 +36,8 @@ class Settings:
     taxonomy_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_TAXONOMY", str(NLP_DATA / "taxonomy.json"))))
     companies_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_COMPANIES", str(NLP_DATA / "companies.csv"))))
     kb_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_KB", str(NLP_DATA / "kb.jsonl"))))
+    # batch jobs and their uploads are removed this long after they finish
+    job_retention_s: float = field(default_factory=lambda: float(_env("HOTLINE_JOB_RETENTION_S", "86400")))
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'hotline.db'}"

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, FastAPI, File, Header, HTTPException, Query, Request, UploadFile, WebSocket
+from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
@@ -31,6 +31,7 @@ from config import Settings
 from web.auth import ROLES, Principal, TokenStore, install_log_redaction
 from web.calls import CallOptions, CallRegistry
 from web.jobs import JobManager
+from web.jobs import build_router as build_jobs_router
 from web.metrics import Metrics
 from web.open311 import build_router as build_open311_router
 from web.funasr import ws_funasr as serve_funasr_websocket
@@ -204,7 +205,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
             draft["ticket_id"] = lookup_ticket_id(call_id)
         return draft
 
-    jobs = JobManager(run_file, settings.home / "jobs", metrics)
+    jobs = JobManager(run_file, settings.home / "jobs", metrics, retention_s=settings.job_retention_s)
 
     def decode_queue_length() -> float:
         if not res.pipeline_loaded:
@@ -538,32 +539,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     def departments() -> list[dict[str, Any]]:
         return res.store.departments()
 
-    @api.post("/jobs", tags=["batch"], status_code=202, summary="Upload recordings for batch transcription")
-    async def create_job(files: list[UploadFile] = File(...), who: Principal = Depends(principal)) -> dict[str, Any]:
-        if not files or len(files) > MAX_UPLOAD_FILES:
-            raise HTTPException(422, f"upload 1 to {MAX_UPLOAD_FILES} files")
-        uploads = []
-        for f in files:
-            data = await f.read(MAX_UPLOAD_BYTES + 1)
-            if len(data) > MAX_UPLOAD_BYTES:
-                raise HTTPException(413, f"{f.filename}: larger than {MAX_UPLOAD_BYTES // 2**20} MB")
-            if not data:
-                raise HTTPException(422, f"{f.filename}: empty file")
-            uploads.append((f.filename or "audio", data))
-        loop = asyncio.get_running_loop()
-        job = await loop.run_in_executor(None, jobs.create, who.name, uploads)
-        return job.to_dict(with_drafts=False)
-
-    @api.get("/jobs", tags=["batch"], summary="Batch jobs and their progress")
-    def list_jobs() -> list[dict[str, Any]]:
-        return [j.to_dict(with_drafts=False) for j in jobs.jobs.values()]
-
-    @api.get("/jobs/{job_id}", tags=["batch"], summary="A job's progress and the drafts of finished files")
-    def get_job(job_id: str) -> dict[str, Any]:
-        job = jobs.get(job_id)
-        if job is None:
-            raise HTTPException(404, f"no job {job_id}")
-        return job.to_dict()
+    api.include_router(build_jobs_router(jobs, principal, max_files=MAX_UPLOAD_FILES, max_bytes=MAX_UPLOAD_BYTES))
 
     @api.get("/tokens", tags=["auth"], summary="List tokens (admin)", dependencies=[Depends(admin)])
     def list_tokens() -> list[dict[str, Any]]:
