@@ -6,7 +6,7 @@ import importlib
 import sys
 
 # Modules that each expose `register(subparsers)`; a missing one is skipped so areas can land independently.
-COMMAND_MODULES = ["cli.stt_commands", "cli.ticket_commands", "cli.server_commands", "cli.mining_commands", "cli.demo_commands"]
+COMMAND_MODULES = ["cli.stt_commands", "cli.ticket_commands", "cli.server_commands", "cli.mining_commands", "cli.demo_commands", "cli.map_commands"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -78,9 +78,28 @@ class LocationExtractor:
         res.landmark = self.builder.landmark(text, mentions)
         res.address = self.builder.address(text, mentions, res)
         street_name = res.street.value if res.street and res.street.confidence >= 0.5 else None
-        res.location = self.gaz.centre(district, street_name) if district else None
+        res.location = self._position(res, mentions, district, street_name)
         res.corrected_text = self.matcher.correct(text, mentions)
         return res
+
+    def _position(self, res: LocationResult, mentions: list, district: str | None,
+                  street: str | None) -> dict | None:
+        """Approximate position: the compound or landmark of the address (when the map has it),
+        else the road's (its part in the district), else the street's or district's centre."""
+        named = " ".join(m.value for m in (res.address, res.landmark) if m)
+        best = None
+        for m in mentions:
+            if m.kind in ("compound", "village", "landmark") and m.match == "exact" and m.surface in named:
+                for p in m.places:
+                    if p.lat is not None and (district is None or district in p.districts):
+                        if best is None or m.weight > best[0]:
+                            best = (m.weight, p)
+        if best:
+            return self.gaz.position(best[1], district)
+        road = self.gaz.roads.get(res.road.value) if res.road else None
+        if road is not None and (road.lat is not None or road.centres) and (district is None or district in road.districts):
+            return self.gaz.position(road, district)
+        return self.gaz.centre(district, street) if district else None
 
     def hotwords(self, text: str, limit: int = 20) -> list[str]:
         """Place names worth biasing the ASR towards, given what the call said so far."""

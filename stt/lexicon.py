@@ -152,9 +152,11 @@ class PlaceCorrector:
 
 
 def gazetteer_names(path: str | Path | None = None) -> list[str]:
-    """District, street/town and road names from the project's gazetteer ([] if it is absent)."""
+    """District, street/town and road names from the project's gazetteer ([] if it is absent),
+    with the roads of the centre's own map (the gazetteer overlay) when no path is given."""
     from config import NLP_DATA
 
+    default = not path
     path = Path(path) if path else NLP_DATA / "gazetteer" / "shanghai.json"
     if not path.is_file():
         return []
@@ -162,6 +164,15 @@ def gazetteer_names(path: str | Path | None = None) -> list[str]:
     names = [d["name"] for d in data.get("districts", [])]
     names += [s["name"] for s in data.get("streets", [])]
     names += [r["name"] for r in data.get("roads", [])]
+    if default:
+        from nlp.gazetteer import read_overlay
+
+        try:
+            names += [r["name"] for r in (read_overlay() or {}).get("roads", [])]
+        except (OSError, ValueError) as e:   # a broken overlay must not stop transcription
+            import logging
+
+            logging.getLogger(__name__).warning("gazetteer overlay not used for ASR correction: %s", e)
     return names
 
 
