@@ -7,23 +7,46 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
+from dataclasses import dataclass
+from typing import Callable
+
 from nlp.address_parse import (_COMPOUND_SUFFIX_RE, _CROSSING_TAIL_RE, _LANDMARK_STOP, _LANDMARK_SUFFIX_RE,
-                               _NOT_COMPOUND_PREFIX, _NOT_ROAD_WORDS, _NUM_CHARS, _NUMBER_QUESTION_RE,
-                               _ROAD_SUFFIX_RE, name_before, normalise_house_number, unit_kinds)
-from nlp.gazetteer import Gazetteer
-from nlp.place_match import _ROAD_WORD_TAIL, Mention
+                               _NUMBER_QUESTION_RE, compounds_as_heard, name_before,
+                               numbers_as_heard, roads_as_heard, unit_kinds, ROAD_SUFFIX_ALIKE)
+from nlp.gazetteer import Gazetteer, Place
+from nlp.place_match import Mention, PlaceMatcher
 from nlp.place_types import LocationResult, PlaceMatch
 
+_COMPOUND_END_RE = re.compile(_COMPOUND_SUFFIX_RE.pattern + "$")
+_CN_DIGITS = set("零〇一二两三四五六七八九十百千幺")
 _STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站|地铁|站)")
+# a road said after these is where the place is near, not the place's road (靠近徐家汇路)
+_REFERENCE_BEFORE = ("靠近", "近", "离", "对面", "朝", "和", "与", "跟")
+
+
+@dataclass
+class RoadSpan:
+    """One statement of a road in the call."""
+    start: int
+    end: int
+    name: str                  # the known road's name, or the name as heard
+    weight: float
+    place: Place | None        # the gazetteer road, None when kept as heard
+    how: str                   # gazetteer | sound (corrected by sound) | heard
+    readback: bool = False     # on a read-back line (…，对吗？)
+    reference: bool = False    # a crossing's second road, or the road the place is near
+    numbered: bool = False     # a house number follows
 
 
 class AddressBuilder:
     """Picks the road and builds the address, crossing, compound and landmark of one call."""
 
-    def __init__(self, gazetteer: Gazetteer) -> None:
+    def __init__(self, gazetteer: Gazetteer, matcher: PlaceMatcher) -> None:
         self.gaz = gazetteer
+        self.matcher = matcher
 
-    def _road_mentions(self, text: str, mentions: list[Mention], district: str | None) -> list[Mention]:
+    @staticmethod
+    def _road_mentions(text: str, mentions: list[Mention], district: str | None) -> list[Mention]:
         roads = [m for m in mentions if m.has("road") and not m.station]
         if district:
             inside = [m for m in roads if district in m.of("road")[0].districts]
@@ -31,60 +54,74 @@ class AddressBuilder:
                 return inside
         return roads
 
-    def road(self, text: str, mentions: list[Mention], district: str | None, res: LocationResult) -> PlaceMatch | None:
-        roads = self._road_mentions(text, mentions, district)
-        # the second road of a crossing (密山路口, 靠近兰溪路那个路口) is where, not which road
-        crossing_b = {id(m) for m in roads
-                      if text[m.end - 1] == "路" and _CROSSING_TAIL_RE.match(text, m.end)}
-        per: dict[str, list[Mention]] = defaultdict(list)
-        for m in roads:
-            per[m.surface].append(m)
-        if per:
-            def strength(ms: list[Mention]) -> float:
-                return sum(m.weight * (0.4 if id(m) in crossing_b else 1.0) for m in ms)
-            ranked = sorted(per.items(), key=lambda kv: (-strength(kv[1]), kv[1][0].start))
-            total = sum(strength(v) for v in per.values())
-            name, ms = ranked[0]
-            p = ms[0].of("road")[0]
-            consistent = district is None or district in p.districts
-            conf = strength(ms) / total * min(1.0, 0.5 + strength(ms) / 2) * (1.0 if consistent else 0.6)
-            cands = [{"value": k, "confidence": round(strength(v) / total, 3)} for k, v in ranked[:5]]
-            first = ms[0]
-            return PlaceMatch(name, "road", round(min(0.99, conf), 3), (first.start, first.end), cands)
-        # a road the gazetteer does not know: a name ending 路/大道 with a place cue before it
+    def stated_roads(self, text: str, mentions: list[Mention], district: str | None,
+                     line_weight: Callable[[int], tuple[float, bool]]) -> list[RoadSpan]:
+        """Every road the call states: gazetteer mentions, and road-shaped names as heard,
+        corrected to a known road near in sound (in the district, or one the call names) or
+        kept as heard. Weights: line position and read-back (line_weight), known > heard."""
+        out: list[RoadSpan] = []
+        for m in self._road_mentions(text, mentions, district):
+            w, rb = line_weight(m.start)
+            out.append(RoadSpan(m.start, m.end, m.surface, m.score * w, m.of("road")[0], "gazetteer", readback=rb))
+        said = frozenset(r.name for r in out)
         blocked = {k for m in mentions for k in range(m.start, m.end)}
-        ends = {m.end for m in mentions}
-        for mt in _ROAD_SUFFIX_RE.finditer(text):
-            e = mt.end()
-            if mt.start() in blocked or text[e:e + 1] in _ROAD_WORD_TAIL + "口段人边":
+        for s_, e, word in roads_as_heard(text, blocked):
+            place = None
+            misheard_suffix = word[-1] in ROAD_SUFFIX_ALIKE
+            # where a heard name starts is uncertain (等太合亚院): the longest stem a known road fits
+            for k in range(0, len(word) - 2):
+                cand = word[k:-1] + "路" if misheard_suffix else word[k:]
+                place = self.matcher.resolve(cand, ("road",), district, said)
+                if place is not None:
+                    s_ += k
+                    break
+            if place is None and misheard_suffix:
                 continue
-            s_ = name_before(text, mt.start(), 4, blocked)
-            word = text[s_:e]
-            if len(word) < 3 or word in _NOT_ROAD_WORDS or word[-2:] in _NOT_ROAD_WORDS:
-                continue
-            prev = text[max(0, s_ - 2):s_]
-            if s_ in ends or any(prev.endswith(c) for c in ("在", "到", "住", "近", "靠近")):
-                return PlaceMatch(word, "road", 0.5, (s_, e), [])
-        return None
+            w, rb = line_weight(s_)
+            out.append(RoadSpan(s_, e, place.name if place else word, w * (0.8 if place else 0.6), place,
+                                "sound" if place else "heard", readback=rb))
+        for r in out:
+            before = text[max(0, r.start - 2):r.start]
+            r.numbered = numbers_as_heard(text, r.end) is not None
+            r.reference = (text[r.end - 1] == "路" and bool(_CROSSING_TAIL_RE.match(text, r.end))) or \
+                before.endswith(_REFERENCE_BEFORE)
+        out.sort(key=lambda r: r.start)
+        return out
+
+    def road(self, roads: list[RoadSpan], district: str | None) -> PlaceMatch | None:
+        """The road of the address: the one stated most, numbered, read back; the second road of
+        a crossing (密山路口) or the one it is near (靠近徐家汇路) counts less."""
+        per: dict[str, list[RoadSpan]] = defaultdict(list)
+        for r in roads:
+            per[r.name].append(r)
+        if not per:
+            return None
+
+        def strength(rs: list[RoadSpan]) -> float:
+            return sum(r.weight * (0.4 if r.reference else 1.0) * (1.5 if r.numbered else 1.0) for r in rs)
+
+        ranked = sorted(per.items(), key=lambda kv: (-strength(kv[1]), kv[1][0].start))
+        total = sum(strength(v) for v in per.values())
+        name, rs = ranked[0]
+        p = next((r.place for r in rs if r.place is not None), None)
+        consistent = p is None or district is None or district in p.districts
+        known = 1.0 if p is not None else 0.8
+        conf = strength(rs) / total * min(1.0, 0.5 + strength(rs) / 2) * (1.0 if consistent else 0.6) * known
+        cands = [{"value": k, "confidence": round(strength(v) / total, 3)} for k, v in ranked[:5]]
+        return PlaceMatch(name, "road", round(min(0.99, conf), 3), (rs[0].start, rs[0].end), cands)
 
     def _numbers_after(self, text: str, end: int) -> tuple[str, int] | None:
-        m = re.match(rf"(?:[，,、 ]|上的?|的)?((?:[{_NUM_CHARS}]+(?:支弄|弄|号楼|号|栋|幢|室)[，,、 ]?)+)", text[end:end + 30])
-        if not m:
-            return None
-        num = normalise_house_number(m.group(1))
-        return (num, end + m.end(1)) if num else None
+        return numbers_as_heard(text, end)
 
-    def address(self, text: str, mentions: list[Mention], res: LocationResult) -> PlaceMatch | None:
+    def address(self, text: str, mentions: list[Mention], res: LocationResult,
+                roads: list[RoadSpan] = ()) -> PlaceMatch | None:
         district = res.district.value if res.district else None
         road = res.road.value if res.road else None
         parts: list[str] = [district] if district else []
         span_s, span_e = None, None
         conf = res.district.confidence if res.district else 0.5
         street = res.street.value if res.street and res.street.confidence >= 0.5 else None
-        road_ms = [m for m in mentions if m.surface == road and not m.station] if road else []
-        if road and not road_ms and res.road and res.road.span:
-            s, e = res.road.span
-            road_ms = [Mention(s, e, road, [], "exact", 0.5, 0.5)]
+        road_ms = [r for r in roads if r.name == road]
         compound = self._compound(text, mentions, district)
         if road:
             # 镇 said right before the road (城桥镇南门路) stays in the address
@@ -94,19 +131,25 @@ class AddressBuilder:
                 parts.append(street)
             parts.append(road)
             number, crossing = "", ""
-            best_w = -1.0
+            best: tuple = ()
             for r in road_ms:
                 got = self._numbers_after(text, r.end)
-                if got and (len(got[0]) > len(number) or (len(got[0]) == len(number) and r.weight > best_w)):
-                    number, best_w = got[0], r.weight
+                # the operator's read-back wins over the caller's first mention, unless the caller's
+                # number says more (1050弄7号502室 read back as 1050弄7号)
+                rank = (r.readback, len(got[0]), r.weight) if got else ()
+                if got and (not best or rank > best[0]) and not (number and number.startswith(got[0])
+                                                                   and len(number) > len(got[0])):
+                    best, number = (rank,), got[0]
                     span_s, span_e = r.start, got[1]
+                elif got and number and got[0].startswith(number) and len(got[0]) > len(number):
+                    number, span_s, span_e = got[0], r.start, got[1]
             answered = self._answered_number(text)
             if answered and not number:
                 number = answered
             elif answered and answered not in number and unit_kinds(answered).isdisjoint(unit_kinds(number)):
                 number += answered              # 375弄 … 是几号楼呢？十二号楼 -> 375弄12号楼
             if not number:
-                crossing = self._crossing(text, road_ms, mentions, road)
+                crossing = self._crossing(text, road_ms, roads, road)
             if number:
                 parts.append(number)
             elif crossing:
@@ -161,24 +204,22 @@ class AddressBuilder:
         """The number given in reply to 多少号/门牌号/几号楼 on the next line, if any."""
         lines = text.split("\n")
         for q, a in zip(lines, lines[1:]):
-            if _NUMBER_QUESTION_RE.search(q):
-                m = re.search(rf"(?:[{_NUM_CHARS}]+(?:支弄|弄|号楼|号|栋|幢|室)[，,、 ]?)+", a)
-                if m:
-                    num = normalise_house_number(m.group(0))
-                    if num:
-                        return num
+            if _NUMBER_QUESTION_RE.search(q) and not re.search(r"\d", q):
+                for i in range(len(a)):
+                    got = numbers_as_heard(a, i, limit=20) if a[i].isdigit() or a[i] in _CN_DIGITS else None
+                    if got:
+                        return got[0]
         return ""
 
-    def _crossing(self, text: str, road_ms: list[Mention], mentions: list[Mention], road: str) -> str:
+    def _crossing(self, text: str, road_ms: list[RoadSpan], roads: list[RoadSpan], road: str) -> str:
         """A路B路口 / A路，靠近B路那个路口 -> 'A路B路' (caller adds 口)."""
-        others = [m for m in mentions if m.has("road") and m.surface != road]
         best = ""
-        for b in others:
-            if not (text[b.end - 1] == "路" and _CROSSING_TAIL_RE.match(text, b.end)):
+        for b in roads:
+            if b.name == road or not (text[b.end - 1] == "路" and _CROSSING_TAIL_RE.match(text, b.end)):
                 continue
             if any(0 <= b.start - a.end <= 10 and "\n" not in text[a.end:b.start] for a in road_ms):
-                return b.surface
-            best = best or b.surface
+                return b.name
+            best = best or b.name
         return best
 
     def _compound(self, text: str, mentions: list[Mention], district: str | None):
@@ -187,16 +228,20 @@ class AddressBuilder:
         for m in mentions:
             if m.kind in ("compound", "village") and (district is None or any(district in p.districts for p in m.places)):
                 found[m.surface].append((m.start, m.end))
-        blocked = {k for m in mentions if not (m.has("compound") or m.has("village"))
-                   for k in range(m.start, m.end)}
-        for mt in _COMPOUND_SUFFIX_RE.finditer(text):
-            if mt.start() in blocked:
-                continue
-            s_ = name_before(text, mt.start(), 4, blocked)
-            word = text[s_:mt.end()]
-            if len(word) < 3 or word.startswith(_NOT_COMPOUND_PREFIX) or (word.endswith("小区") and len(word) < 4):
-                continue
-            found[word].append((s_, mt.end()))
+        blocked = {k for m in mentions for k in range(m.start, m.end)}
+        for s_, e, word in compounds_as_heard(text, blocked):
+            # a compound heard by sound (泰合亚院) is the known one in the district (泰和雅苑);
+            # an unknown one is kept as heard when its suffix is a compound's
+            place = None
+            for k in range(0, len(word) - 2) if district else ():
+                place = self.matcher.resolve(word[k:], ("compound", "village"), district)
+                if place is not None:
+                    s_ += k
+                    break
+            if place is not None:
+                found[place.name].append((s_, e))
+            elif _COMPOUND_END_RE.search(word) and not (word.endswith("小区") and len(word) < 4):
+                found[word].append((s_, e))
         if not found:
             return None
         name, spans = max(found.items(), key=lambda kv: (len(kv[1]), -kv[1][0][0]))

@@ -10,7 +10,8 @@ import re
 
 _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
-_NUMBER_QUESTION_RE = re.compile(r"多少号|几号|门牌号|几弄|哪一?栋|哪一?幢")
+# the operator asking for the number: 多少号, 门牌号, 几号楼, or a numberless 号楼/弄 question (X号楼呢？)
+_NUMBER_QUESTION_RE = re.compile(r"多少号|几号|门牌号|几弄|多少弄|哪一?栋|哪一?幢|号楼[呢吗]?[？?]|号楼呢")
 _CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子)")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
 _COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
@@ -81,4 +82,129 @@ def normalise_house_number(text: str) -> str:
     return "".join(out)
 
 
-# ----------------------------------------------------------------------------- extractor
+# ----------------------------------------------------------------------------- numbers as heard
+
+# Whisper writes an address unit by its sound: 弄 (nong, long in Shanghai) as 龙/农/梦/孟 or Meng,
+# 号 as 好/浩, 室 as 是/市. After a road (or a lane) a number followed by one of these is the
+# unit; 路 right after a road's number is its lane (roads are not numbered within a road).
+_LANE_ALIKE = "弄农浓龙隆笼梦孟蒙"
+_NO_ALIKE = "好浩豪毫耗"
+_ROOM_ALIKE = "是市事式"
+_HEARD_UNIT_RE = re.compile(
+    rf"([{_NUM_CHARS}]+)\s?(支弄|号楼|好楼|弄|号|栋|幢|室|(?i:meng|nong|long)(?![a-z])|[{_LANE_ALIKE}{_NO_ALIKE}{_ROOM_ALIKE}路])")
+_SEP_RE = re.compile(r"[，,、 ]?")
+_LEAD_RE = re.compile(r"(?:[，,、 ]|上的?|的)?")
+
+
+def _canonical_unit(unit: str, value: int, previous: list[str], first: bool) -> str | None:
+    if unit in ("支弄", "号楼", "弄", "号", "栋", "幢", "室"):
+        return unit
+    if unit == "好楼":
+        return "号楼"
+    if unit in _NO_ALIKE:
+        return "号"
+    if unit.lower() in ("meng", "nong", "long") or unit in _LANE_ALIKE:
+        return "弄" if value >= 10 and "弄" not in previous else None
+    if unit == "路":                       # 375路 said after 临汾路: the lane
+        return "弄" if first and value >= 10 else None
+    if unit in _ROOM_ALIKE:               # 7号502是 -> 502室
+        return "室" if value >= 100 and previous and previous[-1] in ("号", "号楼") else None
+    return None
+
+
+def numbers_as_heard(text: str, start: int, limit: int = 30) -> tuple[str, int] | None:
+    """The house number said at text[start:] (after a road, lane or compound): '588号',
+    '1050弄7号502室', with the units Whisper writes by sound read as units; (number, end) or None."""
+    lead = _LEAD_RE.match(text, start)
+    pos = lead.end() if lead else start
+    out: list[str] = []
+    units: list[str] = []
+    end = None
+    stop = min(len(text), start + limit)
+    while pos < stop:
+        m = _HEARD_UNIT_RE.match(text, pos, stop)
+        if not m:
+            break
+        n = cn_number(m.group(1))
+        unit = _canonical_unit(m.group(2), n or 0, units, not out) if n is not None else None
+        if unit is None or unit in units:
+            break
+        out.append(f"{n}{unit}")
+        units.append(unit)
+        end = m.end()
+        pos = _SEP_RE.match(text, end).end()
+    return ("".join(out), end) if out else None
+
+
+# ----------------------------------------------------------------------------- roads and compounds as heard
+
+_NAME_PREFIX_WORDS = ("门口", "楼下", "旁边", "对面", "边上", "附近", "就是", "还是", "也是", "那个", "这个",
+                      "我家", "家里", "我们", "他们", "路过", "经过", "隔壁", "前面", "后面", "里面", "外面")
+_NOT_ROAD_STEMS = ("十字", "丁字", "三岔", "岔", "马", "大马", "柏油", "水泥", "小马", "条")
+_NUMERAL_STEM = re.compile(rf"^[{_NUM_CHARS}号线]+$")
+ROAD_AFTER_RE = re.compile(r"上|这边|那边|这里|那里|附近|一带|旁边|边上|门口|口|路口|交叉口|[，,、 ]?靠近|[，,、 ]?近")
+_ROAD_CUE_BEFORE = ("在", "到", "住", "近", "靠近", "是", "就是", "走", "往", "从")
+
+
+def _trim_stem(word: str, suffix_len: int) -> str:
+    cut = word.rfind("区", 0, len(word) - suffix_len)      # 黄浦区打浦路: the district is no part of it
+    if cut >= 0:
+        word = word[cut + 1:]
+    for w in _NAME_PREFIX_WORDS:
+        if word.startswith(w) and len(word) - len(w) - suffix_len >= 2:
+            return word[len(w):]
+    return word
+
+
+# 路 as Whisper writes it by sound (lu, luo): such a name counts only when a known road fits it
+ROAD_SUFFIX_ALIKE = "陆录鹿露炉卢芦庐萝罗落洛"
+_ROAD_HEARD_RE = re.compile(rf"(?:[东西南北中]路|大道|公路|路|[{ROAD_SUFFIX_ALIKE}])")
+
+
+def roads_as_heard(text: str, blocked: set[int]) -> list[tuple[int, int, str]]:
+    """Names shaped like a road (X路, X大道, X公路, X中路; X陆/X萝: 路 misheard) outside known
+    mentions, said as a place: a house number or 上/这边/路口 after them, or a cue (在/到/住/靠近)
+    before them. (start, end, word) each; bus lines (76路), everyday words (马路, 线路) are not
+    roads. A word ending in a sound-alike of 路 is for matching by sound only."""
+    out = []
+    blocked = set(blocked)
+    for mt in _ROAD_HEARD_RE.finditer(text):
+        e = mt.end()
+        if mt.start() in blocked or (e < len(text) and text[e] in "面军程线费灯况过径由数子段人边"):
+            continue
+        s_ = name_before(text, mt.start(), 4, blocked)
+        word = _trim_stem(text[s_:e], e - mt.start())
+        s_ = e - len(word)
+        stem = word[:-(e - mt.start())]
+        if len(stem) < 2 or word in _NOT_ROAD_WORDS or word[-2:] in _NOT_ROAD_WORDS \
+                or stem.endswith(_NOT_ROAD_STEMS) or _NUMERAL_STEM.match(stem) or any(c.isdigit() for c in stem):
+            continue
+        before = text[max(0, s_ - 2):s_]
+        numbered = numbers_as_heard(text, e) is not None
+        said = bool(ROAD_AFTER_RE.match(text, e)) or any(before.endswith(c) for c in _ROAD_CUE_BEFORE) \
+            or (s_ - 1) in blocked or (s_ >= 2 and (s_ - 2) in blocked and text[s_ - 1] in "，,、 ")
+        if numbered or said:
+            out.append((s_, e, word))
+            blocked.update(range(s_, e))        # 青枫塘路樱桃湾路口: the next name starts after it
+    return out
+
+
+# ASR writes 苑 (yuan) as 院/园/元: a compound said by sound is matched against known compounds
+COMPOUND_HEARD_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑|雅院|亚院|雅园|院|园)")
+_NOT_COMPOUND_STEM = ("医", "法", "学", "剧", "影", "戏", "研究", "科学", "书", "庭", "寺", "公", "动物", "植物",
+                      "游乐", "幼儿", "校", "家", "果", "菜", "花", "庄")
+
+
+def compounds_as_heard(text: str, blocked: set[int]) -> list[tuple[int, int, str]]:
+    """Names shaped like a compound as heard (X苑, X雅院, X新村), for matching by sound."""
+    out = []
+    for mt in COMPOUND_HEARD_RE.finditer(text):
+        if mt.start() in blocked:
+            continue
+        s_ = name_before(text, mt.start(), 4, blocked)
+        word = text[s_:mt.end()]
+        stem = text[s_:mt.start()]
+        if len(word) < 3 or len(stem) < 2 or word.startswith(_NOT_COMPOUND_PREFIX) or stem.endswith(_NOT_COMPOUND_STEM):
+            continue
+        out.append((s_, mt.end(), word))
+    return out

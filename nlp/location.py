@@ -34,7 +34,7 @@ class LocationExtractor:
         self.opts = options or LocationOptions()
         self.matcher = PlaceMatcher(self.gaz, self.opts)
         self.voter = AreaVote(self.gaz, self.opts)
-        self.builder = AddressBuilder(self.gaz)
+        self.builder = AddressBuilder(self.gaz, self.matcher)
 
     # ------------------------------------------------------------ public API
     def extract(self, text: str) -> LocationResult:
@@ -74,13 +74,22 @@ class LocationExtractor:
         elif dcands:
             res.candidates["district"] = dcands
         res.street = self.voter.street(mentions, district, res)
-        res.road = self.builder.road(text, mentions, district, res)
+        roads = self.builder.stated_roads(text, mentions, district, self._line_weight(line_of, readback, n_lines))
+        res.road = self.builder.road(roads, district)
         res.landmark = self.builder.landmark(text, mentions)
-        res.address = self.builder.address(text, mentions, res)
+        res.address = self.builder.address(text, mentions, res, roads)
         street_name = res.street.value if res.street and res.street.confidence >= 0.5 else None
         res.location = self._position(res, mentions, district, street_name)
         res.corrected_text = self.matcher.correct(text, mentions)
         return res
+
+    def _line_weight(self, line_of: list[int], readback: list[bool], n_lines: int):
+        """pos -> (weight, read-back?): later lines weigh more, the operator's read-back most."""
+        def weight(pos: int) -> tuple[float, bool]:
+            ln = line_of[pos]
+            w = 1.0 + self.opts.late_weight * ln / max(1, n_lines - 1)
+            return (w * self.opts.road_readback_weight, True) if readback[ln] else (w, False)
+        return weight
 
     def _position(self, res: LocationResult, mentions: list, district: str | None,
                   street: str | None) -> dict | None:

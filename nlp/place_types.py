@@ -47,6 +47,7 @@ class LocationOptions:
     fuzzy: bool = True                  # pinyin-fuzzy matching (off: exact characters only)
     min_district_share: float = 0.6     # below this share of the district vote: candidates only
     min_confidence: float = 0.5         # mentions scoring below are ignored
-    readback_weight: float = 1.3        # operator read-back / confirmation lines
+    readback_weight: float = 1.3        # operator read-back / confirmation lines (district vote)
+    road_readback_weight: float = 2.0   # the road and number read back win over the caller's first mention
     late_weight: float = 0.3            # a mention at the end of the call counts 1 + this
 

@@ -1,0 +1,94 @@
+"""Addresses as a call states them: roads the gazetteer does not know kept as heard, known ones
+corrected by sound, house numbers with the units Whisper writes by sound, the read-back winning.
+
+Roads named 青枫塘路 / 樱桃湾路 / 梅花路 are invented here and are not in the bundled gazetteer."""
+from __future__ import annotations
+
+import pytest
+
+from nlp.address_parse import numbers_as_heard, roads_as_heard
+from nlp.location import LocationExtractor
+
+
+@pytest.fixture(scope="module")
+def ex() -> LocationExtractor:
+    return LocationExtractor()
+
+
+def fields(r) -> tuple:
+    return tuple(m.value if m else None for m in (r.district, r.road, r.address))
+
+
+@pytest.mark.parametrize("heard,number", [
+    ("588号门口", "588号"),
+    ("三百七十五路十二号楼楼顶", "375弄12号楼"),     # 路 after a road's number is its lane
+    ("二一五八孟，垃圾", "2158弄"),                   # 弄 heard as 孟
+    ("1050 Meng，号", "1050弄"),
+    ("1050弄，7号五零二室", "1050弄7号502室"),
+    ("七号五零二是", "7号502室"),                      # 室 heard as 是 after a 号
+    ("二十八好，", "28号"),
+    ("88号、一楼是饭店", "88号"),                     # 一楼 is a floor, not a number to keep
+    ("8龙", None),                                     # a sound-alike unit needs a lane-sized number
+])
+def test_numbers_as_heard(heard, number):
+    got = numbers_as_heard(heard, 0)
+    assert (got[0] if got else None) == number
+
+
+@pytest.mark.parametrize("text,words", [
+    ("我家在青枫塘路三百二十八号。", ["青枫塘路"]),
+    ("就在青枫塘路樱桃湾路口。", ["青枫塘路", "樱桃湾路"]),
+    ("我坐的是七十六路公交车。", []),                 # a bus line
+    ("马路上有个大坑，走路都要绕着走。", []),
+    ("这个思路很清楚，一路上都很顺。", []),
+    ("那条路黑得要命。", []),
+])
+def test_roads_as_heard(text, words):
+    assert [w for _, _, w in roads_as_heard(text, set())] == words
+
+
+def test_unknown_road_kept_with_its_number(ex):
+    r = ex.extract("你好，我家在青枫塘路三百二十八号，楼道灯坏了。")
+    assert fields(r) == (None, "青枫塘路", "青枫塘路328号")
+
+
+def test_known_road_corrected_by_sound_without_a_district(ex):
+    # 银口路 is 营口路 heard by sound: the only known road that fits, with its number
+    r = ex.extract("我家在银口路五百八十八号，门口井盖没了。")
+    assert fields(r) == ("杨浦区", "营口路", "杨浦区营口路588号")
+
+
+def test_readback_wins_over_the_first_mention(ex):
+    text = "喂，我住在没花路二十八弄，楼下天天有人烧烤。\n好的，梅花路28弄，对吗？\n对对。"
+    assert fields(ex.extract(text))[1:] == ("梅花路", "梅花路28弄")
+
+
+def test_lane_heard_by_sound(ex):
+    r = ex.extract("杨浦区营口路三百七十五龙十二号楼顶有人搭违章。")
+    assert r.address.value == "杨浦区营口路375弄12号楼"
+
+
+def test_crossing_of_two_unknown_roads(ex):
+    r = ex.extract("就在青枫塘路樱桃湾路口，红绿灯坏了。")
+    assert (r.road.value, r.address.value) == ("青枫塘路", "青枫塘路樱桃湾路口")
+
+
+def test_road_the_place_is_near_is_not_its_road(ex):
+    text = "杨浦区樱桃湾路，靠近营口路那边，有个工地晚上施工。\n您说的是樱桃湾路靠近营口路的工地，对吗？"
+    assert ex.extract(text).road.value == "樱桃湾路"
+
+
+def test_compound_heard_by_sound(ex):
+    # 共康雅苑 (a known compound in 宝山) heard as 共康雅院; the building number answers 几号楼呢？
+    r = ex.extract("宝山区共康雅院，我们小区电梯坏了。\n几号楼呢？\n十五号楼。")
+    assert r.address.value == "宝山区共康雅苑15号楼"
+
+
+@pytest.mark.parametrize("text", [
+    "我坐的是七十六路公交车，司机态度很差。",
+    "今天的路况很差，一路上都堵车。",
+    "他在医院住了三天，一分钱都没报。",
+])
+def test_no_road_in_non_place_text(ex, text):
+    r = ex.extract(text)
+    assert r.road is None and r.address is None
