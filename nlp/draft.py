@@ -8,7 +8,8 @@ from typing import Any
 SCHEMA_FIELDS = (
     "call_id", "transcript", "segments", "appeal_type", "category", "category_l1", "urgency",
     "district", "street", "road", "address", "landmark", "location", "department", "co_handler",
-    "company", "caller_name", "phone", "kb_ids", "summary", "confidence", "deadlines", "timings",
+    "company", "caller_name", "caller_name_confirmed", "caller_name_candidates", "phone", "kb_ids", "summary",
+    "confidence", "deadlines", "timings",
 )
 
 
@@ -31,6 +32,10 @@ class DraftTicket:
     co_handler: str | None = None
     company: str | None = None
     caller_name: str | None = None
+    # False: the surname was said, not spelled, and other common surnames sound the same; the
+    # operator asks 哪个字 and picks one of caller_name_candidates (caller_name first). None: no name.
+    caller_name_confirmed: bool | None = None
+    caller_name_candidates: list[str] = field(default_factory=list)
     phone: str | None = None
     kb_ids: list[str] = field(default_factory=list)
     summary: str | None = None

@@ -6,6 +6,10 @@ apply (the field is left out of that field's accuracy):
 * company, caller_name, phone: a null label (the caller names none) is None when the draft is
   also empty and False when the draft invents one — a false positive is an error, a correct
   silence is not counted as a success.
+* caller_name: the name as the draft writes it; or, when the draft marks it unconfirmed
+  (``caller_name_confirmed`` false: the surname was said, not spelled, and other common surnames
+  sound the same -- 何/贺, 唐/汤), the label among ``caller_name_candidates``: the operator asks
+  哪个字 and picks it. A confirmed (spelled) surname counts only with the right character.
 * kb_id_top3: None unless the label has a kb_id; True when it is among the draft's first 3 kb_ids.
 * address: both normalised (上海市 dropped, Chinese numerals → digits, punctuation out) and equal,
   or the same roads and house numbers: the label's first road (and crossing road) are in the
@@ -101,6 +105,8 @@ def score_fields(label: dict, draft: dict) -> dict[str, bool | None]:
             out[f] = address_equal(want, got)
         elif f in _OPTIONAL and want is None:
             out[f] = None if got is None else False
+        elif f == "caller_name" and draft.get("caller_name_confirmed") is False:
+            out[f] = want == got or want in list(draft.get("caller_name_candidates") or [])
         else:
             out[f] = want == got
     return out

@@ -329,6 +329,8 @@ class Extractor:
             d.confidence["caller_name"] = name.confidence
             d.evidence["caller_name"] = list(name.span)
             d.candidates["caller_name"] = name.candidates
+            d.caller_name_confirmed = name.confirmed
+            d.caller_name_candidates = list(name.homophones)
         phone = extract_phone(text)
         if phone:
             d.phone = phone.value

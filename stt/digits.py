@@ -2,7 +2,7 @@
 
 Whisper base drops or regroups digits when a caller says an 11-digit mobile fast
 ("13601855472" -> "136-185-452"). An utterance whose text has a digit run that is not a valid
-number (11 digits 1[3-9]…, or an 8-digit landline, 021 before it or not; 12xxx service lines
+number (stt/phone_numbers.py: a mobile or a Shanghai landline; 12xxx service lines
 excepted), or a phone cue with such a run, is decoded again a few ways that favour digits: a
 prompt full of digit-form numbers and no hotwords, and the audio slowed down (pitch-preserving
 ``atempo``). The valid number most tries agree on replaces the broken digit run in the
@@ -22,13 +22,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from stt.phone_numbers import SERVICE_NUMBERS, service_number, valid_phone
+
 SAMPLE_RATE = 16000
 _CN = {"零": "0", "〇": "0", "一": "1", "幺": "1", "二": "2", "两": "2", "三": "3", "四": "4", "五": "5",
        "六": "6", "七": "7", "八": "8", "九": "9"}
 _DIGIT = {**{str(i): str(i) for i in range(10)}, **{chr(0xFF10 + i): str(i) for i in range(10)}, **_CN}
 _SEP = set("-－— ")          # ASR groups a number as 136-185-452 or 136 185 452
 _GAP = set("，,、。. -－—")
-_MOBILE = re.compile(r"1[3-9]\d{9}")
 _YAO = set("要妖腰药邀雕")   # 幺 (yao, "one") as the digit-prompted decode sometimes writes it
 _CUES = ("电话", "号码", "手机", "联系方式", "联系电话", "座机")
 
@@ -52,7 +53,7 @@ class DigitOptions:
     min_run: int = 5              # shorter digit runs are house numbers, dates, prices
     # Service numbers said whole (a line the caller is referred to): never a broken phone. Every
     # 12xxx government line (12345 itself, 12333 ...) is one too: no phone starts with 12.
-    known: tuple[str, ...] = ("95598", "96777")
+    known: tuple[str, ...] = SERVICE_NUMBERS
     max_seconds: float = 15.0     # longer audio: not a phone utterance (VAD caps at 15 s anyway)
 
 
@@ -100,11 +101,8 @@ def digit_runs(text: str, yao: bool = False) -> list[DigitRun]:
 
 
 def valid_number(digits: str) -> bool:
-    """A mobile or an 8-digit Shanghai landline, also after the area code 021 (as nlp.entities
-    takes a caller's phone)."""
-    if digits.startswith("021") and len(digits) == 11:
-        digits = digits[3:]
-    return bool(_MOBILE.fullmatch(digits)) or (len(digits) == 8 and digits[0] in "23456789")
+    """A caller's phone number as stt/phone_numbers.py defines it (the one nlp.phones takes)."""
+    return valid_phone(digits)
 
 
 # How people group a phone number when they say it (mobile 3-4-4, landline 4-4) and how Whisper
@@ -117,11 +115,8 @@ def _grouping(text: str, run: DigitRun) -> tuple[int, ...]:
     return tuple(len(g) for g in re.split("[" + re.escape("".join(_SEP)) + "]", text[run.start:run.end]) if g)
 
 
-_SERVICE = re.compile(r"12\d{3}")     # 12333 社保, 12366 税务, 12329 公积金 ...
-
-
 def _service(digits: str, known: tuple[str, ...]) -> bool:
-    return digits in known or bool(_SERVICE.fullmatch(digits))
+    return service_number(digits, known)     # 12333 社保, 12366 税务, 12329 公积金 ... and ``known``
 
 
 def _suspect_runs(text: str, min_run: int, known: tuple[str, ...] = ()) -> list[DigitRun]:

@@ -19,6 +19,26 @@ def test_digit_runs_join_separators_and_chinese_digits():
     assert valid_number("13601855472") and valid_number("64381275") and not valid_number("1360185547")
 
 
+@pytest.mark.parametrize("digits, want", [
+    ("13917654321", "13917654321"),
+    ("8613917654321", "13917654321"),      # country code
+    ("02164871234", "021-64871234"),       # area code
+    ("64871234", "64871234"),
+    ("12345678901", None),                 # 1[3-9] only
+    ("74871234", None),                    # no Shanghai number opens with 7
+    ("0216487123", None),
+    ("12333", None),
+])
+def test_one_phone_definition_for_stt_and_nlp(digits, want):
+    from nlp.phones import extract_phone
+    from stt.phone_numbers import normalize_phone
+
+    assert normalize_phone(digits) == want
+    assert valid_number(digits) is (want is not None)          # the digit pass asks the same rule
+    got = extract_phone(f"我的电话是{digits}。")                  # ... as the phone extractor
+    assert (got.value if got else None) == want
+
+
 @pytest.mark.parametrize("text, needed", [
     ("我姓马，电话136-185-452。", True),          # 9 digits: broken
     ("姓姚，电话136017-2396", True),
@@ -77,7 +97,7 @@ def test_stretch_slows_down():
 
 @pytest.mark.parametrize("name", ["dev-005.wav", "dev-005.8k.wav", "dev-008.wav", "dev-008.8k.wav"])
 def test_phone_recovered_from_audio(decoder, labels, name):
-    from nlp.entities import extract_phone
+    from nlp.phones import extract_phone
     from stt.transcribe import transcribe_audio
 
     call_id = name.split(".")[0]
@@ -88,3 +108,14 @@ def test_phone_recovered_from_audio(decoder, labels, name):
     assert any(r.digits == phone for r in digit_runs(text)), text
     got = extract_phone(text)
     assert got is not None and got.value == phone, text
+
+
+def test_stt_imports_nothing_from_nlp():
+    # data flows stt -> nlp: the phone rule the digit pass shares with nlp lives in stt
+    import ast
+
+    for name in ("digits.py", "phone_numbers.py", "echo.py"):
+        tree = ast.parse((Path(__file__).resolve().parents[2] / "stt" / name).read_text("utf-8"))
+        mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        mods += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [m for m in mods if m == "nlp" or m.startswith("nlp.")], name

@@ -1,0 +1,130 @@
+"""Surnames as an operator writes them: a spelling decides the character, an unspelled surname
+with common homophones stays unconfirmed with its candidates (nlp/names.py, nlp/surnames.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlp.evaluate import score_fields
+from nlp.names import extract_name
+from nlp.surnames import homophones, sound, spellings, tables
+
+SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "nlp" / "data" / "draft_ticket.schema.json")
+                    .read_text("utf-8"))
+
+
+@pytest.mark.parametrize("text, want", [
+    # by its parts
+    ("请问您贵姓？\n我姓陈，耳东陈。\n陈先生您好。", "陈先生"),
+    ("请问您贵姓？\n姓张，弓长张。", "张"),
+    ("请问您贵姓？\n我姓章，立早章。", "章"),
+    ("您贵姓？\n我姓李，木子李。", "李"),
+    ("您贵姓？\n姓吴，口天吴。", "吴"),
+    ("您贵姓？\n我姓胡，古月胡。", "胡"),
+    ("您贵姓？\n我姓许，言午许。", "许"),
+    ("您贵姓？\n我姓林，双木林。", "林"),
+    ("您贵姓？\n我姓程，禾口程。", "程"),
+    # by its radical
+    ("您贵姓？\n我姓汤，三点水的汤。", "汤"),
+    ("您贵姓？\n我姓黄，草头黄。", "黄"),
+    ("您贵姓？\n姓范，草字头的范。", "范"),
+    ("您贵姓？\n姓汪，三点水加一个王。", "汪"),
+    ("您贵姓？\n我姓江，三点水一个工的江。", "江"),
+    # by a word that holds it, also as X是Y的X
+    ("您贵姓？\n我姓茅，茅草的茅。", "茅"),
+    ("您贵姓？\n我姓时，时间的时。", "时"),
+    ("您贵姓？\n我姓贺，是祝贺的贺。", "贺"),
+    ("您贵姓？\n姓樊，樊是樊城的樊。", "樊"),
+])
+def test_spelled_surname_decides(text, want):
+    got = extract_name(text)
+    assert got is not None and got.value.startswith(want), got
+    assert got.confirmed and got.homophones == []
+
+
+@pytest.mark.parametrize("text, want", [
+    # ASR wrote a homophone before the spelling (and in the read-back): the spelling wins
+    ("您贵姓？\n我姓唐，三点水的汤。\n唐女士，我们会转交。", "汤女士"),
+    ("您贵姓？\n我姓张，立早章。\n张先生，您别急。", "章先生"),
+    ("您贵姓？\n我姓石，时间的时。\n石先生，感谢您的反映。", "时先生"),
+    ("您贵姓？\n我姓毛，茅草的茅。\n毛女士您好。", "茅女士"),
+    ("您贵姓？\n我姓何，祝贺的贺。\n何先生，请保持电话畅通。", "贺先生"),
+    ("请问怎么称呼？\n何，人可何。\n贺先生，您好。", "何先生"),
+    # the spelled character itself misheard: the parts and the sound still name it
+    ("您贵姓？\n我姓张，立早张。", "章"),
+    ("您贵姓？\n我姓汤，三点水的唐。", "汤"),
+    ("您贵姓？\n我姓茅，茅草的毛。", "茅"),
+])
+def test_spelling_wins_over_the_homophone_asr_wrote(text, want):
+    got = extract_name(text)
+    assert got is not None and got.value.startswith(want), got
+    assert got.confirmed
+
+
+@pytest.mark.parametrize("text, value, cands", [
+    ("您贵姓？\n我姓何。\n何先生，我们会转交。", "何先生", ["何先生", "贺先生"]),
+    ("您贵姓？\n我姓贺。\n贺女士，我们会转交。", "贺女士", ["贺女士", "何女士"]),
+    ("您贵姓？\n姓唐，唐先生。", "唐先生", ["唐先生", "汤先生"]),
+    ("您贵姓？\n姓范，范女士。", "范女士", ["范女士", "樊女士"]),
+    # ASR wrote no surname (荷): the commonest surname of that sound, the rest as candidates
+    ("您贵姓？\n我姓荷。", "何女士", ["何女士", "贺女士"]),
+])
+def test_unspelled_homophone_surname_is_unconfirmed(text, value, cands):
+    got = extract_name(text)
+    assert got is not None and got.value == value
+    assert got.confirmed is False and got.homophones == cands
+
+
+def test_surname_alone_in_its_sound_is_confirmed():
+    got = extract_name("您贵姓？\n我姓周，周先生。")
+    assert got.value == "周先生" and got.confirmed and got.homophones == []
+
+
+@pytest.mark.parametrize("text", [
+    "人可以在网上办吗？",              # 人可 is no 何 in a sentence
+    "楼下施工的时候声音很大。",        # a word + 的 outside the reply is no spelling
+    "河边三点水位很高。",              # a radical's name with nothing it writes
+])
+def test_no_spelling_in_everyday_sentences(text):
+    assert extract_name(text) is None
+
+
+def test_spellings_anywhere_only_when_unmistakable():
+    assert [s.surname for s in spellings("对，耳东陈，陈先生。", given=False)] == ["陈"]
+    assert spellings("他施工的施工队。", given=False) == []
+
+
+def test_surname_readings_and_homophone_groups_are_data():
+    t = tables()
+    assert sound("曾") == "zeng" and sound("单") == "shan" and sound("仇") == "qiu"
+    assert set(homophones("陈")) >= {"陈", "程"}            # chen / cheng: front and back nasals merge
+    assert homophones("周") == ("周",)
+    assert all(len(t.group[c]) >= 2 for c in t.group)
+    # every surname a spelling names is in the surname list
+    assert set(t.descriptions.values()) <= set(t.rank)
+    assert all(set(v) <= set(t.rank) for v in t.radicals.values())
+
+
+def test_score_counts_an_unconfirmed_surname_right_when_its_candidates_hold_it():
+    label = {"caller_name": "贺先生"}
+    unconfirmed = {"caller_name": "何先生", "caller_name_confirmed": False,
+                   "caller_name_candidates": ["何先生", "贺先生"]}
+    assert score_fields(label, unconfirmed)["caller_name"] is True
+    # a spelled (confirmed) surname must have the right character
+    confirmed = dict(unconfirmed, caller_name_confirmed=True)
+    assert score_fields(label, confirmed)["caller_name"] is False
+    assert score_fields({"caller_name": "汤先生"}, unconfirmed)["caller_name"] is False
+
+
+def test_draft_carries_confirmation_and_candidates():
+    from nlp.extract import extract_text
+
+    d = extract_text("您好，请讲。\n我家门口路灯不亮。\n您贵姓？\n我姓何。\n何先生，我们会转交。").to_dict()
+    assert d["caller_name"] == "何先生"
+    assert d["caller_name_confirmed"] is False and d["caller_name_candidates"] == ["何先生", "贺先生"]
+    assert {"caller_name_confirmed", "caller_name_candidates"} <= set(SCHEMA["properties"])
+    d = extract_text("您贵姓？\n我姓汤，三点水的汤。").to_dict()
+    assert d["caller_name"].startswith("汤") and d["caller_name_confirmed"] is True
+    assert d["caller_name_candidates"] == []
