@@ -99,7 +99,7 @@ def pick_files(corpus: Path, rates: list[str], limit: int) -> list[Path]:
 
 def profile_pipeline(files: list[Path]) -> dict:
     import stt.digits
-    import stt.transcribe
+    import stt.whisper
     import stt.vad
     from config import Settings
     from models import ModelOptions
@@ -115,8 +115,8 @@ def profile_pipeline(files: list[Path]) -> dict:
     whisper.model.model = _TimedModel(whisper.model.model, timer)
     timer.wrap(stt.vad.SileroStream, "__call__", "VAD (Silero)")
     timer.wrap(whisper, "features", "log-mel features")
-    timer.wrap(stt.transcribe, "second_pass", "digit second pass")
-    timer.wrap(stt.transcribe, "postprocess", "text post-processing")
+    timer.wrap(stt.whisper, "second_pass", "digit second pass")
+    timer.wrap(stt.whisper, "postprocess", "text post-processing")
     if whisper.places is not None:
         timer.wrap(whisper.places, "correct", "place-name correction")
     if pipe.extractor_cls is not None:
