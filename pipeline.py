@@ -72,6 +72,18 @@ class Pipeline:
     nlp_resources: Any = None
     store: Any = None
     calls: dict[str, "CallSession"] = field(default_factory=dict)
+    _writer: Any = field(default=None, repr=False)
+
+    @property
+    def writer(self) -> Any:
+        """The store behind ticketing.writer.StoreWriter: a call's writes wait out a database outage."""
+        if self._writer is None and self.store is not None:
+            try:
+                from ticketing.writer import StoreWriter
+            except ImportError:
+                return self.store
+            self._writer = StoreWriter(self.store)
+        return self._writer
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, store: Any = "auto", nlp: bool = True,
@@ -108,6 +120,8 @@ class Pipeline:
 
     def close(self) -> None:
         self.decoder.close()
+        if self._writer is not None and not self._writer.flush(timeout=10):
+            log.error("closing with %d store writes still queued (database unavailable)", self._writer.pending)
         if self.store is not None and hasattr(self.store, "close"):
             self.store.close()
 
@@ -162,17 +176,29 @@ class CallSession:
     def _on_segment(self, seg: Segment) -> None:
         event = {"type": "final" if seg.final else "partial", "id": seg.id, "start": round(seg.start, 2),
                  "end": round(seg.end, 2), "text": seg.text, "speaker": seg.speaker}
-        self._emit(event)
         if not seg.final or not seg.text:
+            self._emit(event)
             return
-        store = self.pipeline.store
+        # stored before the client hears of it: a final the client holds survives a crash (SIGKILL)
+        store = self.pipeline.writer
         if store is not None:
             try:
                 store.add_segment(self.call_id, seg.to_dict())
             except Exception:
                 log.exception("store.add_segment failed for call %s", self.call_id)
         if self.extractor is None:
+            self._emit(event)
             return
+        updated = False
+        try:
+            updated = self._update_draft(seg)
+        finally:
+            self._emit(event)
+        if updated:
+            self._emit({"type": "draft", "final": False, "ticket": self._draft})
+
+    def _update_draft(self, seg: Segment) -> bool:
+        """The extractor's draft after this final, stored (the final is sent after it)."""
         t0 = time.perf_counter()
         with self._lock:
             try:
@@ -180,14 +206,14 @@ class CallSession:
                 hot = list(self.extractor.hotwords())
             except Exception:
                 log.exception("extractor.update failed for call %s", self.call_id)
-                return
+                return False
             finally:
                 self.nlp_seconds += time.perf_counter() - t0
             if self.adapt_hotwords:
                 self.transcriber.set_hotwords(list(self._base_hotwords) + [w for w in hot if w not in self._base_hotwords])
             self._draft = self._complete(draft)
-        self._emit({"type": "draft", "final": False, "ticket": self._draft})
         self._store_draft(self._draft)
+        return True
 
     # -- draft -------------------------------------------------------------------------------
     def _complete(self, draft: Any) -> dict:
@@ -211,7 +237,7 @@ class CallSession:
                 "sample_rate": self.transcriber.sample_rate, **self.meta}
 
     def _store_draft(self, draft: dict) -> None:
-        store = self.pipeline.store
+        store = self.pipeline.writer
         if store is None:
             return
         try:
@@ -244,8 +270,8 @@ class CallSession:
         self.final_draft = d
         self._emit({"type": "draft", "final": True, "ticket": d})
         self._store_draft(d)
-        store = self.pipeline.store
-        if store is not None and hasattr(store, "end_call"):
+        store = self.pipeline.writer
+        if store is not None and hasattr(self.pipeline.store, "end_call"):
             try:
                 store.end_call(self.call_id, {**self._call_info(), "ended_at": datetime.now(timezone.utc),
                                               "duration": d["timings"]["audio_s"], "timings": d["timings"]})
