@@ -154,3 +154,56 @@ def test_console_call_fills_draft_and_submits(chromium_args, make_app, store, ad
         finally:
             browser.close()
 
+
+
+def test_console_unconfirmed_surname_offers_its_homophones(chromium_args, make_app, store, admin_token, live_server):
+    """A draft whose surname was said, not spelled (何/贺 sound alike): the draft panel asks 哪个字？
+    with one button per candidate; a click sets 来电人 and later drafts keep the pick. The call runs
+    through the real websocket path; the pipeline is the server tests' fake, its draft carrying
+    what nlp.extract writes for 我姓何 (tests/nlp/test_names.py checks that part)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.server.conftest import FakePipeline
+
+    class UnconfirmedNamePipeline(FakePipeline):
+        def open_call(self, *a, **kw):
+            session = super().open_call(*a, **kw)
+            plain = session._draft
+
+            def draft() -> dict:
+                return {**plain(), "caller_name": "何先生", "caller_name_confirmed": False,
+                        "caller_name_candidates": ["何先生", "贺先生"], "confidence": {"caller_name": 0.72}}
+
+            session._draft = draft
+            return session
+
+    args, _ = chromium_args
+    srv = live_server(make_app(pipeline=UnconfirmedNamePipeline(store)))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900})
+            page.goto(f"{srv.url}/")
+            page.fill("#token-input", admin_token)
+            page.click("#login-btn")
+            page.wait_for_selector("#start-call:not([disabled])", state="visible")
+            page.click("#start-call")
+            page.wait_for_selector("#cands-caller_name .name-cand", timeout=30_000)
+            assert "哪个字" in page.inner_text("#cands-caller_name")
+            assert page.eval_on_selector_all("#cands-caller_name .name-cand",
+                                             "ns => ns.map(n => n.textContent)") == ["何先生", "贺先生"]
+            assert page.input_value("#f-caller_name") == "何先生"
+            assert "unconfirmed" in page.get_attribute("#row-caller_name", "class")
+
+            page.click("#cands-caller_name .name-cand:has-text('贺先生')")
+            assert page.input_value("#f-caller_name") == "贺先生"
+            page.wait_for_selector("#cands-caller_name .name-picked")
+            assert "unconfirmed" not in page.get_attribute("#row-caller_name", "class")
+            # the next drafts (one per second of audio) still say 何先生 unconfirmed: the pick stays
+            n = page.eval_on_selector_all(".seg.final", "ns => ns.length")
+            page.wait_for_function(f"document.querySelectorAll('.seg.final').length > {n + 1}", timeout=30_000)
+            assert page.input_value("#f-caller_name") == "贺先生"
+            assert page.query_selector("#cands-caller_name .name-cand") is None
+            page.click("#stop-call")
+        finally:
+            browser.close()

@@ -117,11 +117,35 @@ function renderDraft(ticket) {
         box.append(el("button", { type: "button", class: "cand", onclick: () => { setField(name, cand.value); markEdited(name); } }, label));
       }
     }
+    if (name === "caller_name") renderNameChoice(ticket, row, box);
   }
   if (!state.storeDeadlines) showDeadline(ticket.deadlines || {}, false);
   if (Array.isArray(ticket.kb_ids) && ticket.kb_ids.length && ticket.kb_ids.join() !== state.kbShown) {
     state.kbShown = ticket.kb_ids.join();
     showKbIds(ticket.kb_ids);
+  }
+}
+
+// A surname said but not spelled, with other common surnames of the same sound (何/贺): the
+// operator asks 哪个字？ and clicks the one the caller names; that sets 来电人 (as an edit, so later
+// drafts keep it).
+function renderNameChoice(ticket, row, box) {
+  const names = Array.isArray(ticket.caller_name_candidates) ? ticket.caller_name_candidates : [];
+  const open = ticket.caller_name_confirmed === false && names.length > 1;
+  row.classList.toggle("unconfirmed", open && !state.edited.has("caller_name"));
+  if (!open) return;
+  box.textContent = "";
+  if (state.edited.has("caller_name")) {
+    box.append(el("span", { class: "muted name-picked" }, "已确认：" + document.getElementById("f-caller_name").value));
+    return;
+  }
+  row.classList.add("low");
+  box.append(el("span", { class: "muted name-ask" }, "姓氏未确认，请问市民“哪个字？”："));
+  for (const n of names.slice(0, 4)) {
+    box.append(el("button", {
+      type: "button", class: "cand name-cand", title: "市民确认后点选",
+      onclick: () => { setField("caller_name", n); markEdited("caller_name"); renderNameChoice(ticket, row, box); },
+    }, n));
   }
 }
 
