@@ -24,6 +24,8 @@ _CJK = CJK
 # 我姓周 / 免贵姓王 / 姓周 — but not 贵姓？ (operator asking) and not 姓名.
 _SAY_SURNAME = re.compile(rf"(?:免贵|我|本人|我们)?姓([{_CJK}]{{1,2}})")
 _NOT_SURNAME_AFTER_XING = set("名氏啥什哪么")
+# 我叫王明 / 我的名字叫李小红 / 本人叫张伟: a full name, said as the whole clause
+_SAY_NAME = re.compile(rf"(?:我|本人)(?:的名字)?叫(?:做)?([{_CJK}]{{2,4}})(?![{_CJK}])")
 _PRE_OK = set("的好谢问位请叫是您跟让给找")
 _XING = ("xin", "xian", "jin")     # merged keys of 姓 (xing) as ASR writes it: 信/幸/行/性/新, 先/现, 尽/近
 _ASKED_RE = re.compile(r"贵[姓性心信幸星兴新尽]|称呼|怎么叫|姓什么")   # 您贵姓, as ASR writes it too
@@ -82,6 +84,17 @@ def _stated(text: str, t: SurnameTables, hits: list[_NameHit], spelled_spans: se
         hits.append(_NameHit(sur, 0.9 * q, (m.start(1), m.start(1) + len(sur)), spelled=spelled))
 
 
+def _full_name(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
+    """1b. 我叫王明: a real surname (not one that is also a word: 我叫车) + one or two characters."""
+    for m in _SAY_NAME.finditer(text):
+        got = surname_at(text, m.start(1))
+        if not got or got[1] < 1.0 or got[0] in t.ambiguous:
+            continue
+        given = len(m.group(1)) - len(got[0])
+        if 1 <= given <= 2:
+            hits.append(_NameHit(got[0], 0.8, (m.start(1), m.start(1) + len(got[0]))))
+
+
 def _titled(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
     """2. X先生 / X女士 / X阿姨 / X老先生 (operator addressing the caller, or the caller's own)."""
     titles = t.male_titles + t.female_titles
@@ -107,7 +120,7 @@ def _titled(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
             break
 
 
-def _replies(text: str, hits: list[_NameHit]) -> list[tuple[int, int]]:
+def _replies(text: str, t: SurnameTables, hits: list[_NameHit]) -> list[tuple[int, int]]:
     """3. the reply to 您贵姓 with 姓 misheard (信陈 / 行动); returns the reply zones (the two
     lines after the operator asks the name, or the rest of the asking line)."""
     pos = 0
@@ -130,6 +143,11 @@ def _replies(text: str, hits: list[_NameHit]) -> list[tuple[int, int]]:
             end = start + len(line)
             while j < end and (text[j] in "我嗯哦呃，,、。？? " or text[j:j + 2] == "免贵"):
                 j += 2 if text[j:j + 2] == "免贵" else 1
+            got = surname_at(text, j)
+            if got and got[1] >= 1.0 and got[0] not in t.ambiguous and not re.match(rf"[{_CJK}]", text[j + len(got[0]):j + len(got[0]) + 1]):
+                # the surname alone as the answer (您贵姓？ -- 刘。/ 王，王先生)
+                hits.append(_NameHit(got[0], 0.6, (j, j + len(got[0]))))
+                continue
             if j + 1 < end and text[j] != "姓" and set(_XING) & set(char_keys(text[j])):
                 got = surname_at(text, j + 1)
                 if got:
@@ -182,8 +200,9 @@ def _name_hits(text: str, t: SurnameTables) -> tuple[list[_NameHit], list[tuple[
     hits: list[_NameHit] = []
     spelled_spans: set = set()
     _stated(text, t, hits, spelled_spans)
+    _full_name(text, t, hits)
     _titled(text, t, hits)
-    zone = _replies(text, hits)
+    zone = _replies(text, t, hits)
     _spelled(text, zone, hits, spelled_spans)
     _misheard_titles(text, zone, hits)
     return hits, zone

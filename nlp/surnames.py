@@ -221,17 +221,23 @@ def _by_parts(text: str, lo: int, hi: int, t: SurnameTables, fuzzy: bool) -> lis
     return out
 
 
+@lru_cache(maxsize=1)
+def _radical_re() -> re.Pattern:
+    names = sorted((n for n in tables().radicals if len(n) >= 2), key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, names)))
+
+
 def _by_radical(text: str, lo: int, hi: int, t: SurnameTables) -> list[Spelling]:
     """三点水的汤 / 草字头的范 / 三点水加一个王 (汪): the surname with that radical that the
     character said after it is, is a part of (radical_parts) or sounds like."""
     out = []
-    names = sorted(t.radicals, key=len, reverse=True)
+    pattern = _radical_re()
     i = lo
     while i < hi:
-        name = next((n for n in names if len(n) >= 2 and text.startswith(n, i)), None)
-        if name is None:
-            i += 1
-            continue
+        m = pattern.search(text, i, hi)
+        if m is None:
+            break
+        i, name = m.start(), m.group(0)
         j = _skip_link(text, i + len(name), hi)
         said = text[j:j + 1]
         pool, parts = t.radicals[name], t.radical_parts.get(name, {})

@@ -128,3 +128,18 @@ def test_draft_carries_confirmation_and_candidates():
     d = extract_text("您贵姓？\n我姓汤，三点水的汤。").to_dict()
     assert d["caller_name"].startswith("汤") and d["caller_name_confirmed"] is True
     assert d["caller_name_candidates"] == []
+
+
+@pytest.mark.parametrize("text, want", [
+    ("请问怎么称呼？\n我叫张伟，电话13917654321。", "张"),
+    ("我的名字叫欧阳明。", "欧阳"),
+    ("您贵姓？\n刘。\n好的，我们会转交。", "刘"),       # the surname alone as the answer
+])
+def test_full_name_and_bare_surname_answer(text, want):
+    got = extract_name(text)
+    assert got is not None and got.value[:-2] == want
+
+
+@pytest.mark.parametrize("text", ["我叫车来接我。", "我叫物业来修。", "我叫他们别吵了。", "您贵姓？\n对。"])
+def test_no_name_from_jiao_or_a_bare_word(text):
+    assert extract_name(text) is None
