@@ -4,8 +4,11 @@
     python scripts/train_classifier.py                      # ~2-4 min on 2 cores
     python scripts/train_classifier.py --eval /work/shared/corpus/dev/labels.jsonl
 
-Trains on synthetic calls from nlp/training/ (vocab.json + generate.py + handwritten.jsonl)
-only; the labelled dev corpus is never trained on, ``--eval`` just reports accuracy on it.
+Trains on synthetic calls from nlp/training/ (vocab.json + appeal.json + generate.py +
+handwritten.jsonl) only; the labelled dev corpora are never trained on, ``--eval`` just reports
+accuracy on one. The appeal cue groups come from the taxonomy's ``appeal_definitions``, the other
+cues from nlp/training/cues.json; both are copied into the pipeline. The appeal textcat learns
+from the caller's sentences only (operator formulas blanked, as at prediction time).
 Combination weights (model vs cue rules, temperature) are fitted on a held-out slice of the
 synthetic data and stored in the pipeline's hotline_cues/meta.json.
 """
@@ -29,6 +32,7 @@ from spacy.util import fix_random_seed, minibatch  # noqa: E402
 
 from nlp.classify import (APPEAL_PIPE, CATEGORY_PIPE, CUES_PIPE, Classifier,  # noqa: E402
                           CombineOptions)
+from nlp.cues import appeal_cues_from_taxonomy  # noqa: E402
 from nlp.training.generate import VOCAB, GenOptions, generate  # noqa: E402
 
 SEED = 20240601
@@ -52,35 +56,38 @@ def build(taxonomy: dict, cues: dict, hash_bits: int = 15) -> spacy.Language:
     return nlp
 
 
-def fit_combine(clf: Classifier, held: list[dict]) -> dict[str, CombineOptions]:
+def fit_combine(clf: Classifier, held: list[dict], appeal_prior: float = 0.5) -> dict[str, CombineOptions]:
     """Per field: grid-search the mixing weights for accuracy (ties: lower log-loss), then
-    the temperature for log-loss. `held` uses phrasings kept out of training."""
-    docs = [clf.nlp(clf.cues.mask(ex["text"])) for ex in held]
-    lengths = [len(d.text.replace(" ", "")) for d in docs]
+    the temperature for log-loss. `held` uses phrasings kept out of training. The weight of
+    the appeal type's category prior is set, not fitted: the generator frames most calls
+    independently of their topic on purpose, so synthetic calls cannot measure it."""
+    analyses = [clf.analyse(ex["text"]) for ex in held]
+    pairs_ = [(a, ex) for a, ex in zip(analyses, held) if a is not None]
     fitted: dict[str, CombineOptions] = {}
 
     def run(field: str, o: CombineOptions, bins: list | None = None) -> tuple[float, float]:
-        acc, nll = 0, 0.0
-        for d, n, ex in zip(docs, lengths, held):
-            cues = d._.hotline_cues
+        acc, nll, n = 0, 0.0, 0
+        for an, ex in pairs_:
+            if field == "appeal" and ex.get("kind") == "readback":
+                continue   # an operator line alone says nothing about the caller's request
             if field == "category":
-                p = clf._combine(o, d.cats, cues["category"], clf.category_labels, n)
+                p = clf._combine(o, an.category_model, an.category_cues, clf.category_labels, an.n_chars)
             else:
-                cat = clf._combine(fitted["category"], d.cats, cues["category"], clf.category_labels, n)
-                p = clf._combine(o, d.cats, cues["appeal"], clf.appeal_labels, n, clf._prior(cat))
+                p = clf.distributions(an, appeal_options=o, category_options=fitted["category"])[0]
             gold = ex["appeal_type" if field == "appeal" else "category"]
             top = max(p, key=p.get)
             acc += top == gold
+            n += 1
             if bins is not None:
                 bins.append((p[top], top == gold))
             nll -= math.log(max(p.get(gold, 0.0), 1e-9))
-        return acc / len(docs), nll / len(docs)
+        return acc / n, nll / n
 
     for field in ("category", "appeal"):
         best = None
         for mw in (0.3, 0.6, 1.0):
             for cw in (0.0, 0.3, 0.6, 1.0, 1.5):
-                for pw in ((0.0, 0.5, 1.0, 2.0) if field == "appeal" else (0.0,)):
+                for pw in ((appeal_prior,) if field == "appeal" else (0.0,)):
                     for lu in (0.0, 100.0, 200.0):
                         o = CombineOptions(model_weight=mw, cue_weight=cw, prior_weight=pw, length_unit=lu)
                         acc, nll = run(field, o)
@@ -147,6 +154,12 @@ def main() -> None:
     ap.add_argument("--taxonomy", type=Path, default=ROOT / "nlp" / "data" / "taxonomy.json")
     ap.add_argument("--cues", type=Path, default=ROOT / "nlp" / "training" / "cues.json")
     ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--appeal-epochs", type=int, default=3,
+                    help="the appeal textcat stops earlier: past this it memorises the templates")
+    ap.add_argument("--appeal-prior", type=float, default=0.5,
+                    help="weight of P(appeal type | category) (how each category is usually framed)")
+    ap.add_argument("--free-appeal", type=float, default=GenOptions.free_appeal,
+                    help="share of examples whose appeal type ignores the category's usual framing")
     ap.add_argument("--hash-bits", type=int, default=14, help="category feature table: 2**bits rows")
     ap.add_argument("--per-category", type=int, default=GenOptions.per_category)
     ap.add_argument("--dump", type=Path, default=None, help="also write the generated examples here (jsonl)")
@@ -157,12 +170,17 @@ def main() -> None:
     fix_random_seed(SEED)
     taxonomy = json.loads(a.taxonomy.read_text(encoding="utf-8"))
     cues = json.loads(a.cues.read_text(encoding="utf-8"))
-    examples = generate(GenOptions(per_category=a.per_category, seed=SEED))
+    own = appeal_cues_from_taxonomy(taxonomy)
+    if own is None:
+        sys.exit(f"{a.taxonomy} has no appeal_definitions: the appeal cue groups live there")
+    cues.update(own)
+    examples = generate(GenOptions(per_category=a.per_category, seed=SEED, free_appeal=a.free_appeal))
     if a.dump:
         a.dump.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples), encoding="utf-8")
     rng = random.Random(SEED)
     train = examples
-    held = generate(GenOptions(per_category=30, seed=SEED + 1), split="held")
+    # held-out calls keep the categories' usual framing half the time, as real calls do
+    held = generate(GenOptions(per_category=30, seed=SEED + 1, free_appeal=0.5), split="held")
     print(f"{len(train)} training / {len(held)} held-out examples")
 
     nlp = build(taxonomy, cues, a.hash_bits)
@@ -173,17 +191,23 @@ def main() -> None:
 
     # spaCy's exclusive textcat checks that each example has one positive label, so each
     # component gets its own copy of the examples, with only its own labels
-    def to_examples(e: dict) -> tuple[Example, Example]:
-        doc = nlp.make_doc(mask.mask(e["text"]))
+    # the appeal textcat sees the caller's sentences only, as Classifier.analyse gives them;
+    # an operator read-back alone teaches it nothing about the caller's request
+    def to_examples(e: dict) -> tuple[Example | None, Example]:
+        masked = mask.mask(e["text"])
+        caller = mask.caller_text(e["text"], masked)
+        if not any(ch.isalnum() for ch in caller):
+            caller = masked
         ca = {a_: float(a_ == e["appeal_type"]) for a_ in appeal_labels}
         cc = {c: float(c == e["category"]) for c in codes}
-        return Example.from_dict(doc, {"cats": ca}), Example.from_dict(doc.copy(), {"cats": cc})
+        ex_a = None if e.get("kind") == "readback" else Example.from_dict(nlp.make_doc(caller), {"cats": ca})
+        return ex_a, Example.from_dict(nlp.make_doc(masked), {"cats": cc})
 
     train_ex = [to_examples(e) for e in train]
     meta = {"categories": {c["code"]: {"l1": c["l1"], "urgency": c["urgency"]} for c in taxonomy["categories"]},
             "appeal_prior": appeal_prior(json.loads(VOCAB.read_text(encoding="utf-8"))),
             "trained_on": f"{len(train)} synthetic examples, seed {SEED}"}
-    nlp.get_pipe(APPEAL_PIPE).initialize(lambda: [x[0] for x in train_ex[:500]], nlp=nlp, labels=appeal_labels)
+    nlp.get_pipe(APPEAL_PIPE).initialize(lambda: [x[0] for x in train_ex[:500] if x[0]], nlp=nlp, labels=appeal_labels)
     nlp.get_pipe(CATEGORY_PIPE).initialize(lambda: [x[1] for x in train_ex[:500]], nlp=nlp, labels=codes)
     mask.initialize(cues=cues, meta=meta)
     optimizer = nlp.create_optimizer()
@@ -191,8 +215,9 @@ def main() -> None:
         rng.shuffle(train_ex)
         losses: dict = {}
         for batch in minibatch(train_ex, size=32):
-            nlp.update([x[0] for x in batch], sgd=optimizer, drop=0.2, losses=losses,
-                       exclude=[CATEGORY_PIPE, CUES_PIPE])
+            if epoch < a.appeal_epochs:
+                nlp.update([x[0] for x in batch if x[0]], sgd=optimizer, drop=0.2, losses=losses,
+                           exclude=[CATEGORY_PIPE, CUES_PIPE])
             nlp.update([x[1] for x in batch], sgd=optimizer, drop=0.2, losses=losses,
                        exclude=[APPEAL_PIPE, CUES_PIPE])
         print(f"epoch {epoch + 1}/{a.epochs} losses " + " ".join(f"{k}={v:.2f}" for k, v in losses.items())
@@ -200,7 +225,7 @@ def main() -> None:
 
     mask.initialize(cues=cues, meta=meta)
     clf = Classifier(nlp)
-    combine = fit_combine(clf, held)
+    combine = fit_combine(clf, held, a.appeal_prior)
     meta["combine"] = {k: {f: getattr(o, f) for f in ("model_weight", "cue_weight", "prior_weight",
                                                        "length_unit", "temperature")}
                        for k, o in combine.items()}

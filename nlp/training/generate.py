@@ -18,6 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 VOCAB = HERE / "vocab.json"
+APPEAL = HERE / "appeal.json"
 HANDWRITTEN = HERE / "handwritten.jsonl"
 
 _SLOT = re.compile(r"\{(\w+)\}")
@@ -30,11 +31,17 @@ class GenOptions:
     noise: float = 0.5              # share of examples that get ASR-style noise
     call_share: float = 0.55        # whole calls; the rest are single turns / read-backs
     readback_share: float = 0.12
+    free_appeal: float = 1.0        # share of examples whose appeal type ignores the category's
+                                    # usual framing (any type the category allows, uniformly)
+    wrong_word: float = 0.15        # share of openers that name another appeal type
 
 
 class _Gen:
-    def __init__(self, vocab: dict, rng: random.Random, split: str = "train"):
+    def __init__(self, vocab: dict, rng: random.Random, split: str = "train", appeal: dict | None = None,
+                 opts: GenOptions | None = None):
         self.v = vocab
+        self.a = appeal or {"types": {}, "fill": {}, "wrong_word": {}, "operator_formulas": []}
+        self.opts = opts or GenOptions()
         self.rng = rng
         self.split = split
         self._homophones = self._homophone_table()
@@ -48,7 +55,7 @@ class _Gen:
     def _homophone_table(self) -> dict[str, list[str]]:
         """char -> other common chars with the same (toneless, fuzzy) pinyin. "Common" = seen
         in our own vocabulary or the knowledge base, so substitutes look like Whisper's."""
-        from nlp.classify import build_char_keys
+        from nlp.cues import build_char_keys
 
         keys = build_char_keys()
         text = json.dumps(self.v, ensure_ascii=False)
@@ -74,9 +81,13 @@ class _Gen:
             k = m.group(1)
             if k in ctx:
                 return ctx[k]
-            return self.pick(self.v["fill"].get(k, [k]))
+            return self.pick(self.v["fill"].get(k) or self.a["fill"].get(k) or [k])
 
-        return _SLOT.sub(rep, s)
+        for _ in range(3):   # a filler may hold slots itself ({proposal} -> ...{topic}...)
+            if "{" not in s:
+                break
+            s = _SLOT.sub(rep, s)
+        return s
 
     def context(self, cat: dict) -> dict:
         f = self.v["fill"]
@@ -88,44 +99,84 @@ class _Gen:
 
     def appeal_for(self, cat: dict) -> str:
         names, weights = zip(*cat["appeal"].items())
+        if self.a["types"] and self.rng.random() < self.opts.free_appeal:
+            # any type the category allows: 咨询/建议/表扬 fit every matter; 举报, 投诉 and 求助
+            # only where the category's own framing has them
+            allowed = sorted(set(names) | ({"咨询", "建议", "表扬"} & set(self.a["types"])))
+            return self.rng.choice(allowed)
         return self.rng.choices(names, weights=weights)[0]
+
+    def _body(self, appeal: str, ctx: dict, n: int = 1) -> list[str]:
+        t = self.a["types"].get(appeal)
+        if not t:
+            return []
+        return [self.fill(self.pick(t["body"]), ctx) for _ in range(n)]
+
+    def _opener(self, appeal: str) -> tuple[str, bool]:
+        """(opener, names the type itself). Openers name the type, another type (on purpose:
+        callers say the wrong word), or none; the old frames of vocab.json are mixed in."""
+        r = self.rng.random()
+        t = self.a["types"].get(appeal)
+        fr = self.v["appeal_frames"][appeal]
+        wrong = self.a["wrong_word"].get(appeal)
+        if t is None:
+            return (self.pick(fr["open"]), True) if r < 0.7 else ("", False)
+        if r < self.opts.wrong_word and wrong:
+            return self.pick(wrong), False
+        if r < self.opts.wrong_word + 0.12 and self.a.get("neutral_open"):
+            return self.pick(self.a["neutral_open"]), False
+        if r < 0.4:
+            return self.pick(t["said"] if self.rng.random() < 0.6 else fr["open"]), True
+        if r < 0.8:
+            return self.pick(t["plain"]), False
+        return "", False
 
     # -- the caller's statement of the matter, shaped by the appeal type -----------------
     def statement(self, code: str, cat: dict, appeal: str, ctx: dict) -> list[str]:
         fr = self.v["appeal_frames"][appeal]
+        t = self.a["types"].get(appeal, {})
+        r = self.rng
         issue = self.fill(self.pick(cat["issue"]), ctx)
-        detail = self.fill(self.pick(cat["detail"]), ctx) if cat.get("detail") and self.rng.random() < 0.6 else ""
-        opener = self.pick(fr["open"]) if self.rng.random() < 0.7 else ""
-        closer = self.pick(fr["close"]) if self.rng.random() < 0.6 else ""
+        detail = self.fill(self.pick(cat["detail"]), ctx) if cat.get("detail") and r.random() < 0.6 else ""
+        opener, said = self._opener(appeal)
+        closer = ""
+        if r.random() < 0.6:
+            pool = t.get("close") if t and r.random() < 0.6 else fr["close"]
+            closer = self.fill(self.pick(pool), ctx)
         default = max(cat["appeal"], key=cat["appeal"].get)
-        if appeal != default and appeal in ("投诉", "求助", "举报") and not (opener or closer):
-            # a call is labelled against its category's usual framing only when the caller
-            # says so: keep the evidence in the text, so labels stay learnable
-            opener = self.pick(fr["open"])
+        # without the type's word the type-defining body must be there: labels stay learnable
+        body = self._body(appeal, ctx, r.choice([1, 1, 2])) if (not said or r.random() < 0.6) else []
+        if appeal != default and not said and not body:
+            opener, said = self.pick(fr["open"]), True
         if appeal == "咨询":
             ask = cat.get("ask")
-            if ask and self.rng.random() < 0.8:
+            if ask and r.random() < 0.7:
                 q = self.fill(self.pick(ask), ctx)
-                body = [q] if self.rng.random() < 0.6 else [issue, q]
+                main = [q] if r.random() < 0.6 else [issue, q]
             else:
-                body = [issue, self.pick(["这个应该找哪个部门", "这种情况怎么办", "我想问问有什么规定", "能不能告诉我怎么处理"])]
-            parts = [opener, *body, closer if self.rng.random() < 0.5 else ""]
+                main = [issue] + (body[:1] or [self.pick(["这个应该找哪个部门", "这种情况怎么办", "我想问问有什么规定", "能不能告诉我怎么处理"])])
+                body = body[1:]
+            parts = [opener, *main, *body, closer if r.random() < 0.5 else ""]
         elif appeal == "建议":
             sug = cat.get("suggest")
-            if sug and self.rng.random() < 0.8:
-                s = self.fill(self.pick(sug), ctx)
+            if sug and r.random() < 0.6:
+                main = [self.fill(self.pick(sug), ctx)]
             else:
-                s = self.pick(["建议有关部门把{topic}这个问题好好整治一下", "能不能增加一些设施，解决{topic}", "我建议你们定期来检查一下{topic}"]).format(topic=ctx["topic"])
-            parts = [opener, issue if self.rng.random() < 0.6 else "", s, closer]
+                main = body[:1] or [self.pick(["建议有关部门把{topic}这个问题好好整治一下", "能不能增加一些设施，解决{topic}", "我建议你们定期来检查一下{topic}"]).format(topic=ctx["topic"])]
+                body = body[1:]
+            parts = [opener, issue if r.random() < 0.6 else "", *main, *body, closer]
         elif appeal == "表扬":
             pr = cat.get("praise")
-            if pr:
-                p = self.fill(self.pick(pr), ctx)
+            if pr and r.random() < 0.6:
+                main = [self.fill(self.pick(pr), ctx)]
             else:
-                p = self.pick(["{topic}那边的工作人员处理得特别及时", "上次反映的{topic}问题工作人员很快就解决了"]).format(topic=ctx["topic"])
-            parts = [opener or self.pick(fr["open"]), p, closer]
+                main = body[:1] or [self.pick(["{topic}那边的工作人员处理得特别及时", "上次反映的{topic}问题工作人员很快就解决了"]).format(topic=ctx["topic"])]
+                body = body[1:]
+            parts = [opener or self.pick(t.get("plain") or fr["open"]), *main, *body, closer]
         else:
-            parts = [opener, issue, detail, closer]
+            parts = [opener, issue, detail, *body, closer]
+            if body and r.random() < 0.5:   # the type-defining sentence anywhere in the turn
+                parts = [opener, *body, issue, detail, closer]
         return [p for p in parts if p]
 
     # -- ASR-style noise ----------------------------------------------------------------
@@ -143,6 +194,9 @@ class _Gen:
         if r.random() < 0.2 and self._s2t is not None:
             i = r.randrange(max(1, len(text) - 8))
             text = text[:i] + self._s2t.convert(text[i:i + 8]) + text[i + 8:]
+        if r.random() < 0.4:  # characters lost in fast speech or a bad line
+            rate = r.choice([0.02, 0.04, 0.06])
+            text = "".join(c for c in text if not ("\u4e00" <= c <= "\u9fff" and r.random() < rate))
         if r.random() < 0.2 and len(text) > 6:  # stutter or a dropped character
             i = r.randrange(len(text) - 1)
             text = text[:i] + (text[i] * 2 if r.random() < 0.5 else "") + text[i + 1:]
@@ -177,6 +231,9 @@ class _Gen:
         elif r.random() < 0.7:
             turns.append(self.fill(self.pick(op["readback"]), ctx))
             turns.append(self.pick(["对", "是的是的", "对的", "嗯对"]))
+        if self.a["operator_formulas"] and r.random() < 0.35:
+            # closing formulas naming any appeal type: the operator's words carry no label
+            turns.append(self.pick(self.a["operator_formulas"]))
         if r.random() < 0.7:
             turns.append(self.pick(op["name"]))
             turns.append(self.pick(cl["name"]))
@@ -205,13 +262,15 @@ class _Gen:
         return {"text": text, "appeal_type": appeal, "category": code, "kind": "readback"}
 
 
-def generate(opts: GenOptions | None = None, vocab_path: Path = VOCAB, split: str = "train") -> list[dict]:
+def generate(opts: GenOptions | None = None, vocab_path: Path = VOCAB, split: str = "train",
+             appeal_path: Path | None = APPEAL) -> list[dict]:
     """All synthetic examples (plus the hand-written ones for split="train"), in a
     deterministic order. split="held" uses only the phrases kept out of training."""
     opts = opts or GenOptions()
     vocab = json.loads(Path(vocab_path).read_text(encoding="utf-8"))
     rng = random.Random(opts.seed)
-    g = _Gen(vocab, rng, split)
+    appeal = json.loads(Path(appeal_path).read_text(encoding="utf-8")) if appeal_path else None
+    g = _Gen(vocab, rng, split, appeal, opts)
     out: list[dict] = []
     for code, cat in vocab["categories"].items():
         for _ in range(opts.per_category):
