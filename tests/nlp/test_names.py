@@ -32,6 +32,8 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "nlp" / "data" / "dra
     ("您贵姓？\n姓范，草字头的范。", "范"),
     ("您贵姓？\n姓汪，三点水加一个王。", "汪"),
     ("您贵姓？\n我姓江，三点水一个工的江。", "江"),
+    ("您贵姓？\n我姓徐，双人徐。\n许先生您好。", "徐"),
+    ("您贵姓？\n姓陈，耳朵陈。", "陈"),
     # by a word that holds it, also as X是Y的X
     ("您贵姓？\n我姓茅，茅草的茅。", "茅"),
     ("您贵姓？\n我姓时，时间的时。", "时"),
@@ -86,6 +88,7 @@ def test_surname_alone_in_its_sound_is_confirmed():
     "人可以在网上办吗？",              # 人可 is no 何 in a sentence
     "楼下施工的时候声音很大。",        # a word + 的 outside the reply is no spelling
     "河边三点水位很高。",              # a radical's name with nothing it writes
+    "我们家买了张双人床。",
 ])
 def test_no_spelling_in_everyday_sentences(text):
     assert extract_name(text) is None
