@@ -9,7 +9,6 @@ to rerun on the whole transcript at every segment; every result carries a confid
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from pypinyin import lazy_pinyin

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pypinyin import lazy_pinyin
 
-from nlp.pinyin import char_keys
+from nlp.pinyin import char_keys, merge_syllable
 
 DATA = Path(__file__).resolve().parent / "data" / "names.json"
 CJK = r"\u4e00-\u9fff"
@@ -114,8 +114,6 @@ def sounds_alike(a: str, b: str) -> bool:
 
 
 def _merged(py: str) -> str:
-    from nlp.pinyin import merge_syllable
-
     return merge_syllable(py) if py else ""
 
 
