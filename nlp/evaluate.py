@@ -184,6 +184,8 @@ def evaluate_dir(root: Path, show_errors: bool = False, limit: int | None = None
             if ok is False:
                 got = draft.get("kb_ids") if f == "kb_id_top3" else draft.get(f)
                 want = lab.get("kb_id") if f == "kb_id_top3" else lab.get(f)
+                if f == "caller_name" and draft.get("caller_name_confirmed") is False:
+                    got = f"{got} (unconfirmed: {'/'.join(draft.get('caller_name_candidates') or [])})"
                 errors.append({"id": lab.get("id"), "field": f, "label": want, "draft": got})
     summary = summarize(rows)
     return {"summary": summary, "errors": errors, "calls": len(labels),
