@@ -225,17 +225,48 @@ def _radical_re() -> re.Pattern:
     return re.compile("|".join(map(re.escape, names)))
 
 
-def _by_radical(text: str, lo: int, hi: int, t: SurnameTables) -> list[Spelling]:
+def _radical_by_sound(text: str, i: int, hi: int, t: SurnameTables) -> str | None:
+    """A radical name of three or more characters heard by sound (三点睡 for 三点水) at text[i]."""
+    idx = _radicals_by_first_key()
+    for k in char_keys(text[i]):
+        for name in idx.get(k, ()):
+            if i + len(name) <= hi and _match_by_sound(text, i, name):
+                return name
+    return None
+
+
+@lru_cache(maxsize=1)
+def _radicals_by_first_key() -> dict[str, list[str]]:
+    idx: dict[str, list[str]] = {}
+    for name in sorted(tables().radicals, key=len, reverse=True):
+        if len(name) >= 3:
+            for k in char_keys(name[0]):
+                idx.setdefault(k, []).append(name)
+    return idx
+
+
+def _next_radical(text: str, i: int, hi: int, t: SurnameTables, fuzzy: bool) -> tuple[int, str] | None:
+    """(start, name) of the next radical name said in text[i:hi]."""
+    m = _radical_re().search(text, i, hi)
+    if fuzzy:
+        for k in range(i, m.start() if m else hi):
+            name = _radical_by_sound(text, k, hi, t)
+            if name:
+                return k, name
+    return (m.start(), m.group(0)) if m else None
+
+
+def _by_radical(text: str, lo: int, hi: int, t: SurnameTables, fuzzy: bool = False) -> list[Spelling]:
     """三点水的汤 / 草字头的范 / 三点水加一个王 (汪): the surname with that radical that the
-    character said after it is, is a part of (radical_parts) or sounds like."""
+    character said after it is, is a part of (radical_parts) or sounds like. ``fuzzy``: the
+    radical's name by sound too (三点睡的汤), only where a surname is being given."""
     out = []
-    pattern = _radical_re()
     i = lo
     while i < hi:
-        m = pattern.search(text, i, hi)
-        if m is None:
+        found = _next_radical(text, i, hi, t, fuzzy)
+        if found is None:
             break
-        i, name = m.start(), m.group(0)
+        i, name = found
         j = _skip_link(text, i + len(name), hi)
         said = text[j:j + 1]
         pool, parts = t.radicals[name], t.radical_parts.get(name, {})
@@ -304,7 +335,7 @@ def spellings(text: str, lo: int = 0, hi: int | None = None, *, given: bool = Tr
     and "人可以" are no spellings."""
     t = tables()
     hi = len(text) if hi is None else min(hi, len(text))
-    found = _by_parts(text, lo, hi, t, given) + _by_radical(text, lo, hi, t)
+    found = _by_parts(text, lo, hi, t, given) + _by_radical(text, lo, hi, t, given)
     if given:
         taken = [s.span for s in found]
         found += [s for s in _by_word(text, lo, hi, t)

@@ -58,6 +58,7 @@ def test_spelled_surname_decides(text, want):
     ("您贵姓？\n我姓张，立早张。", "章"),
     ("您贵姓？\n我姓汤，三点水的唐。", "汤"),
     ("您贵姓？\n我姓茅，茅草的毛。", "茅"),
+    ("您贵姓？\n我姓唐，三点睡的汤。", "汤"),      # the radical's name misheard too
 ])
 def test_spelling_wins_over_the_homophone_asr_wrote(text, want):
     got = extract_name(text)
