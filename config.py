@@ -33,6 +33,8 @@ class Settings:
     compute_type: str = field(default_factory=lambda: _env("HOTLINE_COMPUTE_TYPE", "int8"))
     cpu_threads: int = field(default_factory=lambda: int(_env("HOTLINE_CPU_THREADS", "0")))
     decoder_workers: int = field(default_factory=lambda: int(_env("HOTLINE_DECODER_WORKERS", "0")))
+    # the decoder pool: None/"local" = in this process; "ray://HOST:PORT[?replicas=N&gpus=1...]" = Ray Serve
+    decoder: str | None = field(default_factory=lambda: _env("HOTLINE_DECODER"))
     taxonomy_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_TAXONOMY", str(NLP_DATA / "taxonomy.json"))))
     companies_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_COMPANIES", str(NLP_DATA / "companies.csv"))))
     kb_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_KB", str(NLP_DATA / "kb.jsonl"))))

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from config import Settings
-from stt.transcribe import Segment, SharedDecoder, StreamingTranscriber, TranscriberOptions
+from stt.transcribe import DecoderPool, Segment, StreamingTranscriber, TranscriberOptions, load_decoder
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def _deadlines(appeal_type: str | None, urgency: str | None, start: datetime) ->
 @dataclass
 class Pipeline:
     settings: Settings
-    decoder: SharedDecoder
+    decoder: DecoderPool
     extractor_cls: Any = None
     nlp_resources: Any = None
     store: Any = None
@@ -87,17 +87,18 @@ class Pipeline:
 
     @classmethod
     def load(cls, settings: Settings | None = None, *, store: Any = "auto", nlp: bool = True,
-             decoder: SharedDecoder | None = None, options: TranscriberOptions | None = None) -> "Pipeline":
+             decoder: DecoderPool | str | None = None, options: TranscriberOptions | None = None) -> "Pipeline":
         """Load the model (once), NLP resources and the ticket store.
 
         store: "auto" opens `TicketStore(settings.db_url())` if ticketing is importable; None
-        disables storing; or pass a store object. decoder: share an already loaded one.
+        disables storing; or pass a store object. decoder: share an already loaded pool, or name one
+        (`load_decoder`: "local", "ray://HOST:PORT"); default `settings.decoder` (HOTLINE_DECODER).
         """
         from models import ModelOptions
 
         settings = settings or Settings()
-        if decoder is None:
-            decoder = SharedDecoder.load(ModelOptions.from_settings(settings), options)
+        if decoder is None or isinstance(decoder, str):   # a spec: "local", "ray://HOST:PORT" (stt/decoder.py)
+            decoder = load_decoder(decoder or settings.decoder, ModelOptions.from_settings(settings), options)
         extractor_cls, resources = _load_nlp() if nlp else (None, None)
         if store == "auto":
             store = _open_store(settings)

@@ -2,6 +2,8 @@
 
     python bench/latency.py                      # N = 1, 2, 4, 6 against a fresh `hotline serve`
     python bench/latency.py --calls 1 4 --corpus tests/data/calls
+    ray start --head --num-cpus 2 && python bench/latency.py --calls 2 4 6 \
+        --decoder 'ray://127.0.0.1:10001?replicas=2&cpus=1'   # the decoder pool on Ray Serve
 
 Starts `hotline serve` on a free loopback port with a throw-away HOTLINE_HOME, creates a token,
 then for each N streams N different calls at real-time speed (frames paced by the clock) and
@@ -206,8 +208,10 @@ async def run_round(base: str, token: str, calls: list[tuple[Path, float | None]
     }
 
 
-def start_server(port: int, home: Path) -> tuple[subprocess.Popen, str, str]:
+def start_server(port: int, home: Path, decoder: str | None = None) -> tuple[subprocess.Popen, str, str]:
     env = {**os.environ, "HOTLINE_HOME": str(home)}
+    if decoder:     # the server's decoder pool (HOTLINE_DECODER): e.g. Ray Serve replicas
+        env["HOTLINE_DECODER"] = decoder
     hotline = [str(Path(sys.executable).parent / "hotline")]
     out = subprocess.run([*hotline, "token", "create", "--name", "bench", "--role", "admin"],
                          env=env, capture_output=True, text=True, check=True).stdout
@@ -243,11 +247,13 @@ def main() -> int:
     ap.add_argument("--frame-ms", type=int, default=40, help="frame size, 20-100 ms")
     ap.add_argument("--speed", type=float, default=1.0, help="1 = real time")
     ap.add_argument("--out", type=Path, help="append JSON lines here too")
+    ap.add_argument("--decoder", help="the server's decoder pool (HOTLINE_DECODER), e.g. ray://127.0.0.1:10001?replicas=2; "
+                                      "CPU %% and RSS then cover the server only, not the Ray replicas")
     args = ap.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="hotline-bench-"))
     port = free_port()
-    server, base, token = start_server(port, home)
+    server, base, token = start_server(port, home, args.decoder)
     rows = []
     try:
         # One warm-up call so that first-call costs (lazy loads) are not counted.
@@ -258,6 +264,7 @@ def main() -> int:
             if len(calls) < n:
                 print(f"only {len(calls)} calls in {args.corpus}; round N={n} uses those", file=sys.stderr)
             row = asyncio.run(run_round(base, token, calls, server.pid, args.frame_ms, args.speed))
+            row["decoder"] = args.decoder or "local"
             rows.append(row)
             print(f"N={n} done: hang-up->draft p95 {fmt(row['hangup_to_draft_p95'], ' s')}", file=sys.stderr, flush=True)
     finally:
@@ -265,7 +272,8 @@ def main() -> int:
         server.wait(timeout=30)
 
     machine = host_machine()
-    print(f"\nlatency benchmark, {time.strftime('%Y-%m-%d %H:%M')} on {machine}, speed {args.speed}x, frames {args.frame_ms} ms")
+    print(f"\nlatency benchmark, {time.strftime('%Y-%m-%d %H:%M')} on {machine}, speed {args.speed}x, frames {args.frame_ms} ms, "
+          f"decoder {args.decoder or 'local'}")
     head = ("N", "first partial p50", "final p50/p95/max", "hang-up->draft p50/p95/max", "CPU %", "RSS MiB", "queue max/end", "kept up")
     print(" | ".join(head))
     for r in rows:

@@ -27,6 +27,9 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoder", choices=("short", "full"), default="short",
                    help="encode only the utterance's frames (short, default) or a padded 30-s window (full)")
     g.add_argument("--beam-size", type=int, default=5)
+    g.add_argument("--decoder", help="decoder pool: local (default, in this process) or a Ray Serve address "
+                                     "ray://HOST:PORT[?replicas=N&cpus=C&gpus=G&batch=B] (env HOTLINE_DECODER; "
+                                     "the `scale` extra)")
 
 
 def _settings(args: argparse.Namespace):
@@ -43,6 +46,8 @@ def _settings(args: argparse.Namespace):
         s.cpu_threads = args.cpu_threads
     if args.decoder_workers is not None:
         s.decoder_workers = args.decoder_workers
+    if getattr(args, "decoder", None):
+        s.decoder = args.decoder
     return s
 
 
@@ -148,6 +153,8 @@ def _summary(results: list[_CallResult], wall: float, busy: float | None = None,
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from stt.audio import iter_audio_files
 
+    if args.ray:
+        return _transcribe_on_ray(args)
     files = iter_audio_files(args.paths)
     if not files:
         print("hotline transcribe: no audio files found", file=sys.stderr)
@@ -179,6 +186,30 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     print(_summary(results, wall, pipeline.decoder.busy_seconds, pipeline.decoder.workers), file=sys.stderr)
     pipeline.close()
     return 1 if any(r.error for r in results) else 0
+
+
+def _transcribe_on_ray(args: argparse.Namespace) -> int:
+    """--ray ADDRESS: the files as a Ray Data dataset, decoded by the Ray Serve pool (cli/ray_batch.py)."""
+    if not args.out:
+        print("hotline transcribe --ray: --out DIR is needed (each finished file is marked there, "
+              "so a run after a crash redoes only the rest)", file=sys.stderr)
+        return 1
+    try:
+        from cli.ray_batch import run_batch
+        import ray.data  # noqa: F401
+    except ImportError as exc:
+        print(f"hotline transcribe --ray needs Ray, the `scale` extra: pip install -e '.[scale]' ({exc})",
+              file=sys.stderr)
+        return 1
+    settings = _settings(args)
+    spec = settings.decoder if settings.decoder and settings.decoder.startswith("ray") else "ray"
+    if "batch=" not in spec:
+        spec += ("&" if "?" in spec else "?") + f"batch={args.batch}"
+    summary = run_batch(args.ray, args.paths, Path(args.out), settings=settings,
+                        options=_options(args, partials=False), decoder=spec, ticket=args.ticket,
+                        workers=args.workers)
+    print(summary.line(), file=sys.stderr)
+    return 1 if summary.failed or summary.interrupted else 0
 
 
 # -- process -------------------------------------------------------------------------------------
@@ -431,6 +462,11 @@ def register(subparsers) -> None:
     p.add_argument("--batch", type=int, default=4,
                    help="finals decoded together in one encode/generate call (4: ~25%% faster, same text)")
     p.add_argument("--ticket", action="store_true", help="also extract and store a draft ticket per file")
+    p.add_argument("--ray", metavar="ADDRESS",
+                   help="run on the Ray cluster at ADDRESS (ray://HOST:PORT, or 'auto') with Ray Data: PATHs may "
+                        "be manifests (.txt a path per line, .csv with a path column); needs --out, resumes "
+                        "after a crash without redoing finished files; decodes through the Ray Serve pool "
+                        "(--decoder ray?replicas=N... sets it up)")
     _add_model_args(p)
     p.set_defaults(func=cmd_transcribe)
 

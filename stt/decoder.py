@@ -1,8 +1,19 @@
-"""`SharedDecoder`: one loaded model for many calls, worker threads and a priority queue.
+"""The decoder pool: an utterance's work (`DecodeJob`) in, its text (`DecodeResult`) out.
 
-The queue orders the work: finals of calls that have hung up, then other finals, then partials
-(stale ones dropped). On CPU one single-threaded CTranslate2 replica per core: twice the
-throughput of one two-threaded model on 2 cores.
+`DecoderPool` is the one interface every caller uses (`StreamingTranscriber`, the pipeline,
+metrics): a priority queue on the caller's side — finals of calls that have hung up, then other
+finals, then partials; partials are dropped when stale or when they waited past
+`partial_max_wait_s` (the pool is busy), finals never — drained by a fixed number of lanes.
+What a lane does with the jobs it takes is the implementation's:
+
+- `SharedDecoder` (the default): one loaded model in this process, a lane per CTranslate2
+  replica (on CPU one single-threaded replica per core: twice the throughput of one two-threaded
+  model on 2 cores); finals of equal encoder and prompt length are batched here.
+- `stt.ray_decoder.RayDecoder`: lanes are requests in flight to a Ray Serve deployment of Whisper
+  replicas, which batches finals of equal prompt length itself (``HOTLINE_DECODER=ray://HOST:PORT``).
+
+`load_decoder(spec)` picks one: None/"" / "local" -> in-process; "ray", "ray://HOST:PORT" or
+"HOST:PORT" -> Ray (imported only then).
 """
 from __future__ import annotations
 
@@ -44,54 +55,46 @@ class DecodeJob:
     submitted: float = field(default_factory=time.monotonic)
 
 
-class SharedDecoder:
-    """One loaded model for many calls: worker threads and a priority queue of decode jobs.
+class DecoderPool:
+    """A priority queue of decode jobs drained by ``lanes`` threads; subclasses decode.
 
-    ``workers`` threads each take the most urgent job; with a model loaded with as many
-    CTranslate2 replicas (``num_workers``) they decode at the same time. A call's finals may then
-    finish out of order: `StreamingTranscriber` emits them in order.
+    A call's finals may finish out of order on several lanes: `StreamingTranscriber` emits them
+    in order.
     """
 
-    def __init__(self, model, options: TranscriberOptions | None = None, vocabulary: Vocabulary | None = None,
-                 workers: int | None = None) -> None:
+    #: batch finals in `_take` (the in-process pool); a remote pool batches on its side
+    local_batching = False
+
+    def __init__(self, options: TranscriberOptions | None, lanes: int, name: str = "decoder") -> None:
         self.options = options or TranscriberOptions()
-        # default: as many threads as the model has replicas (CTranslate2 inter_threads)
-        count = max(1, workers or int(getattr(model.model, "num_workers", 1) or 1))
-        self.decoders = [WhisperDecoder(model, self.options, vocabulary) for _ in range(count)]
-        self.decoder = self.decoders[0]
         self._heap: list[_Entry] = []
         self._seq = itertools.count()
         self._cv = threading.Condition()
         self._stats = threading.Lock()
         self._closed = False
-        self.busy_seconds = 0.0   # decoder time summed over workers
+        self.busy_seconds = 0.0   # decoder time summed over lanes
         self.decoded = 0
         self.batches = 0
         self.dropped_partials = 0
         self.partial_cost = 0.0   # moving average of a partial's decode time (s)
-        self._threads = [threading.Thread(target=self._run, args=(d,), name=f"whisper-decoder-{i}", daemon=True)
-                         for i, d in enumerate(self.decoders)]
+        self._lanes = max(1, lanes)
+        self._threads = [threading.Thread(target=self._run, args=(i,), name=f"{name}-{i}", daemon=True)
+                         for i in range(self._lanes)]
+
+    def _start(self) -> None:
         for t in self._threads:
             t.start()
 
     @property
     def workers(self) -> int:
-        return len(self.decoders)
+        """Decodes that can run at once (StreamingTranscriber paces its partials by it)."""
+        return self._lanes
 
-    @classmethod
-    def load(cls, model_options=None, options: TranscriberOptions | None = None) -> "SharedDecoder":
-        from models import load_whisper
-
-        return cls(load_whisper(model_options), options)
-
-    @property
-    def model(self):
-        return self.decoder.model
-
+    # -- the queue ---------------------------------------------------------------------------
     def submit(self, job: DecodeJob, priority: int) -> None:
         with self._cv:
             if self._closed:
-                raise RuntimeError("SharedDecoder is closed")
+                raise RuntimeError(f"{type(self).__name__} is closed")
             heapq.heappush(self._heap, _Entry(priority, next(self._seq), job))
             self._cv.notify()
 
@@ -116,12 +119,11 @@ class SharedDecoder:
 
     @property
     def digit_passes(self) -> int:
-        """Finals decoded again for a phone number (stt/digits.py), all workers."""
-        return sum(d.digit_passes for d in self.decoders)
+        return 0
 
     @property
     def digit_seconds(self) -> float:
-        return sum(d.digit_seconds for d in self.decoders)
+        return 0.0
 
     def _take(self) -> list[DecodeJob] | None:
         with self._cv:
@@ -131,7 +133,7 @@ class SharedDecoder:
                 return None
             first = heapq.heappop(self._heap).job
             jobs = [first]
-            if first.final and self.options.max_batch > 1:
+            if first.final and self.local_batching and self.options.max_batch > 1:
                 # Batch only finals of the same encoder length (padding would change their results)
                 # and the same prompt length (CTranslate2's Whisper decodes a batch of prompts of
                 # different lengths wrongly: measured, most of the text lost).
@@ -148,9 +150,13 @@ class SharedDecoder:
             return jobs
 
     def _batch_shape(self, job: DecodeJob) -> tuple[int, int]:
-        return self.decoder.frames_for(len(job.audio)), len(self.decoder.prompt(job.hotwords, job.context))
+        raise NotImplementedError
 
-    def _run(self, decoder: WhisperDecoder) -> None:
+    def _decode(self, lane: int, jobs: list[DecodeJob], final: bool) -> list[DecodeResult | None]:
+        """Decode jobs (all finals or one partial); a result per job, None when it failed."""
+        raise NotImplementedError
+
+    def _run(self, lane: int) -> None:
         while True:
             jobs = self._take()
             if jobs is None:
@@ -167,11 +173,8 @@ class SharedDecoder:
                 continue
             t0 = time.perf_counter()
             try:
-                final = live[0].final  # partials: greedy, shorter encoder window
-                results = decoder.decode([j.audio for j in live], [j.hotwords for j in live],
-                                         contexts=[j.context for j in live], beam_size=None if final else 1,
-                                         bucket=None if final else self.options.partial_frame_bucket)
-            except Exception:  # a bad job must not kill the worker that every call shares
+                results = self._decode(lane, live, live[0].final)
+            except Exception:  # a bad job must not kill the lane that every call shares
                 log.exception("decode failed")
                 results = [None] * len(live)
             spent = time.perf_counter() - t0
@@ -192,4 +195,69 @@ class SharedDecoder:
             self._closed = True
             self._cv.notify_all()
         for t in self._threads:
-            t.join(timeout)
+            if t.is_alive():
+                t.join(timeout)
+
+
+class SharedDecoder(DecoderPool):
+    """One loaded model for many calls, in this process: a lane per model replica.
+
+    ``workers`` threads each take the most urgent job; with a model loaded with as many
+    CTranslate2 replicas (``num_workers``) they decode at the same time.
+    """
+
+    local_batching = True
+
+    def __init__(self, model, options: TranscriberOptions | None = None, vocabulary: Vocabulary | None = None,
+                 workers: int | None = None) -> None:
+        # default: as many threads as the model has replicas (CTranslate2 inter_threads)
+        count = max(1, workers or int(getattr(model.model, "num_workers", 1) or 1))
+        super().__init__(options, count, name="whisper-decoder")
+        self.decoders = [WhisperDecoder(model, self.options, vocabulary) for _ in range(count)]
+        self.decoder = self.decoders[0]
+        self._start()
+
+    @classmethod
+    def load(cls, model_options=None, options: TranscriberOptions | None = None) -> "SharedDecoder":
+        from models import load_whisper
+
+        return cls(load_whisper(model_options), options)
+
+    @property
+    def model(self):
+        return self.decoder.model
+
+    @property
+    def digit_passes(self) -> int:
+        """Finals decoded again for a phone number (stt/digits.py), all workers."""
+        return sum(d.digit_passes for d in self.decoders)
+
+    @property
+    def digit_seconds(self) -> float:
+        return sum(d.digit_seconds for d in self.decoders)
+
+    def _batch_shape(self, job: DecodeJob) -> tuple[int, int]:
+        return self.decoder.frames_for(len(job.audio)), len(self.decoder.prompt(job.hotwords, job.context))
+
+    def _decode(self, lane: int, jobs: list[DecodeJob], final: bool) -> list[DecodeResult | None]:
+        # partials: greedy, shorter encoder window
+        return self.decoders[lane].decode(
+            [j.audio for j in jobs], [j.hotwords for j in jobs], contexts=[j.context for j in jobs],
+            beam_size=None if final else 1, bucket=None if final else self.options.partial_frame_bucket)
+
+
+def load_decoder(spec: str | None = None, model_options=None,
+                 options: TranscriberOptions | None = None) -> DecoderPool:
+    """The decoder pool named by ``spec`` (`Settings.decoder`, HOTLINE_DECODER, --decoder)."""
+    spec = (spec or "").strip()
+    if spec in ("", "local", "threads", "in-process"):
+        return SharedDecoder.load(model_options, options)
+    where = spec.partition("?")[0]
+    if where in ("ray", "auto") or where.startswith("ray://") or ":" in where:
+        try:
+            from stt.ray_decoder import RayDecoder
+        except ImportError as exc:
+            raise RuntimeError(f"decoder {spec!r} needs Ray Serve, the `scale` extra: "
+                               f"pip install -e '.[scale]' ({exc})") from exc
+        return RayDecoder.connect(spec, model_options, options)
+    raise ValueError(f"unknown decoder {spec!r}: use 'local' or a Ray address (ray://HOST:PORT)")

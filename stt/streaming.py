@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import numpy as np
 
 from stt.audio import SAMPLE_RATE, PcmConverter
-from stt.decoder import PRIORITY_FINAL, PRIORITY_HUNG_UP, PRIORITY_PARTIAL, DecodeJob, SharedDecoder
+from stt.decoder import PRIORITY_FINAL, PRIORITY_HUNG_UP, PRIORITY_PARTIAL, DecodeJob, DecoderPool
 from stt.options import TranscriberOptions
 from stt.vad import StreamingVad, VadOptions
 from stt.whisper import DecodeResult
@@ -84,7 +84,7 @@ class _Channel:
 class StreamingTranscriber:
     """One call: feed audio incrementally, get partial and final Segments via `on_segment`."""
 
-    def __init__(self, decoder: SharedDecoder, *, sample_rate: int = SAMPLE_RATE, channels: int = 1,
+    def __init__(self, decoder: DecoderPool, *, sample_rate: int = SAMPLE_RATE, channels: int = 1,
                  hotwords: Iterable[str] = (), on_segment: Callable[[Segment], None] | None = None,
                  call_id: str | None = None, options: TranscriberOptions | None = None) -> None:
         self.decoder = decoder
@@ -310,7 +310,7 @@ class StreamingTranscriber:
         return "\n".join(s.text for s in self.segments)
 
 
-def transcribe_audio(decoder: SharedDecoder, samples: np.ndarray, *, hotwords: Iterable[str] = (),
+def transcribe_audio(decoder: DecoderPool, samples: np.ndarray, *, hotwords: Iterable[str] = (),
                      call_id: str | None = None, chunk_s: float = 1.0,
                      options: TranscriberOptions | None = None) -> StreamingTranscriber:
     """Batch helper: feed a whole (channels, n) 16-kHz array as fast as possible, return the finished call."""
