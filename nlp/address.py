@@ -65,7 +65,9 @@ class AddressBuilder:
             out.append(RoadSpan(m.start, m.end, m.surface, m.score * w, m.of("road")[0], "gazetteer", readback=rb))
         said = frozenset(r.name for r in out)
         blocked = {k for m in mentions for k in range(m.start, m.end)}
-        for s_, e, word in roads_as_heard(text, blocked):
+        attach = {m.end: m.start for m in mentions if m.kind in ("street", "district", "landmark")
+                  and not m.surface.endswith(("区", "镇", "街道", "乡"))}
+        for s_, e, word in roads_as_heard(text, blocked, attach):
             place = None
             misheard_suffix = word[-1] in ROAD_SUFFIX_ALIKE
             # where a heard name starts is uncertain (等太合亚院): the longest stem a known road fits
@@ -80,12 +82,15 @@ class AddressBuilder:
             w, rb = line_weight(s_)
             out.append(RoadSpan(s_, e, place.name if place else word, w * (0.8 if place else 0.6), place,
                                 "sound" if place else "heard", readback=rb))
-        for r in out:
+        out.sort(key=lambda r: r.start)
+        for i, r in enumerate(out):
             before = text[max(0, r.start - 2):r.start]
             r.numbered = numbers_as_heard(text, r.end) is not None
-            r.reference = (text[r.end - 1] == "路" and bool(_CROSSING_TAIL_RE.match(text, r.end))) or \
-                before.endswith(_REFERENCE_BEFORE)
-        out.sort(key=lambda r: r.start)
+            tail = _CROSSING_TAIL_RE.match(text, r.end) if text[r.end - 1] == "路" else None
+            # A路B路口: the 路口 is B's when B starts before it; A is the road, B the crossing
+            nxt = out[i + 1].start if i + 1 < len(out) else len(text)
+            crossing_b = bool(tail) and not (r.end <= nxt < tail.end())
+            r.reference = crossing_b or before.endswith(_REFERENCE_BEFORE)
         return out
 
     def road(self, roads: list[RoadSpan], district: str | None) -> PlaceMatch | None:

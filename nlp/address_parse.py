@@ -12,9 +12,9 @@ _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 # the operator asking for the number: 多少号, 门牌号, 几号楼, or a numberless 号楼/弄 question (X号楼呢？)
 _NUMBER_QUESTION_RE = re.compile(r"多少号|几号|门牌号|几弄|多少弄|哪一?栋|哪一?幢|号楼[呢吗]?[？?]|号楼呢")
-_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子)")
+_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子|交叉口|交界)")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
-_COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑)")
+_COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|苑)")
 _LANDMARK_SUFFIX_RE = re.compile(
     r"地铁站|火车站|公交站|汽车站|大厦|广场|卫生服务中心|医院|小学|中学|大学|幼儿园|学校|公园|商场|超市|"
     r"菜市场|菜场|古镇|体育馆|游泳馆|图书馆|派出所|加油站|人行天桥|天桥|助餐点")
@@ -91,7 +91,8 @@ _LANE_ALIKE = "弄农浓龙隆笼梦孟蒙"
 _NO_ALIKE = "好浩豪毫耗"
 _ROOM_ALIKE = "是市事式"
 _HEARD_UNIT_RE = re.compile(
-    rf"([{_NUM_CHARS}]+)\s?(支弄|号楼|好楼|弄|号|栋|幢|室|(?i:meng|nong|long)(?![a-z])|[{_LANE_ALIKE}{_NO_ALIKE}{_ROOM_ALIKE}路])")
+    rf"([{_NUM_CHARS}]+)\s?(支弄|号楼|好楼|弄|号|栋|幢|单元|室|(?i:meng|nong|long)(?![a-z])|[{_LANE_ALIKE}{_NO_ALIKE}{_ROOM_ALIKE}路])")
+_BARE_ROOM_RE = re.compile(rf"([{_NUM_CHARS}]{{3,4}})(?=[，。,.、！？!?\s]|$)")
 _SEP_RE = re.compile(r"[，,、 ]?")
 _LEAD_RE = re.compile(r"(?:[，,、 ]|上的?|的)?")
 
@@ -99,6 +100,8 @@ _LEAD_RE = re.compile(r"(?:[，,、 ]|上的?|的)?")
 def _canonical_unit(unit: str, value: int, previous: list[str], first: bool) -> str | None:
     if unit in ("支弄", "号楼", "弄", "号", "栋", "幢", "室"):
         return unit
+    if unit == "单元":                    # 3栋2单元501室: after a building number
+        return unit if previous and previous[-1] in ("号", "号楼", "栋", "幢") and value < 100 else None
     if unit == "好楼":
         return "号楼"
     if unit in _NO_ALIKE:
@@ -126,13 +129,21 @@ def numbers_as_heard(text: str, start: int, limit: int = 30) -> tuple[str, int] 
         if not m:
             break
         n = cn_number(m.group(1))
-        unit = _canonical_unit(m.group(2), n or 0, units, not out) if n is not None else None
+        # 路 as the lane only right after the road (临汾路375路), not after a pause (八一路，八一路…)
+        first = not out and (pos == start or (n or 0) >= 100)
+        unit = _canonical_unit(m.group(2), n or 0, units, first) if n is not None else None
         if unit is None or unit in units:
             break
         out.append(f"{n}{unit}")
         units.append(unit)
         end = m.end()
         pos = _SEP_RE.match(text, end).end()
+    if out and units[-1] in ("号楼", "栋", "幢", "单元") and "室" not in units:
+        room = _BARE_ROOM_RE.match(text, pos, stop)        # 3号楼201: the room, 室 unsaid
+        n = cn_number(room.group(1)) if room else None
+        if n is not None and n >= 100:
+            out.append(f"{n}室")
+            end = room.end()
     return ("".join(out), end) if out else None
 
 
@@ -158,14 +169,16 @@ def _trim_stem(word: str, suffix_len: int) -> str:
 
 # 路 as Whisper writes it by sound (lu, luo): such a name counts only when a known road fits it
 ROAD_SUFFIX_ALIKE = "陆录鹿露炉卢芦庐萝罗落洛"
-_ROAD_HEARD_RE = re.compile(rf"(?:[东西南北中]路|大道|公路|路|[{ROAD_SUFFIX_ALIKE}])")
+_ROAD_HEARD_RE = re.compile(rf"(?:[东西南北中]路|大道|公路|路|大街|街(?!道)|[{ROAD_SUFFIX_ALIKE}])")
+_NOT_STREET_STEMS = ("商业", "步行", "美食", "小吃", "老", "一条", "整条", "逛", "上", "满", "沿", "这条", "那条")
 
 
-def roads_as_heard(text: str, blocked: set[int]) -> list[tuple[int, int, str]]:
+def roads_as_heard(text: str, blocked: set[int], attach: dict[int, int] | None = None) -> list[tuple[int, int, str]]:
     """Names shaped like a road (X路, X大道, X公路, X中路; X陆/X萝: 路 misheard) outside known
     mentions, said as a place: a house number or 上/这边/路口 after them, or a cue (在/到/住/靠近)
     before them. (start, end, word) each; bus lines (76路), everyday words (马路, 线路) are not
-    roads. A word ending in a sound-alike of 路 is for matching by sound only."""
+    roads. A word ending in a sound-alike of 路 is for matching by sound only. attach: {end: start}
+    of known short names a road may be named after (九亭 -> 九亭大街)."""
     out = []
     blocked = set(blocked)
     for mt in _ROAD_HEARD_RE.finditer(text):
@@ -173,6 +186,8 @@ def roads_as_heard(text: str, blocked: set[int]) -> list[tuple[int, int, str]]:
         if mt.start() in blocked or (e < len(text) and text[e] in "面军程线费灯况过径由数子段人边"):
             continue
         s_ = name_before(text, mt.start(), 4, blocked)
+        if s_ == mt.start() and attach and mt.start() in attach:
+            s_ = attach[mt.start()]
         word = _trim_stem(text[s_:e], e - mt.start())
         s_ = e - len(word)
         stem = word[:-(e - mt.start())]
@@ -181,6 +196,8 @@ def roads_as_heard(text: str, blocked: set[int]) -> list[tuple[int, int, str]]:
             continue
         before = text[max(0, s_ - 2):s_]
         numbered = numbers_as_heard(text, e) is not None
+        if word.endswith("街") and (stem.endswith(_NOT_STREET_STEMS) or not numbered):
+            continue                          # X街 is a road only with its house number (北大街216号)
         said = bool(ROAD_AFTER_RE.match(text, e)) or any(before.endswith(c) for c in _ROAD_CUE_BEFORE) \
             or (s_ - 1) in blocked or (s_ >= 2 and (s_ - 2) in blocked and text[s_ - 1] in "，,、 ")
         if numbered or said:

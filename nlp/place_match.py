@@ -198,6 +198,11 @@ class PlaceMatcher:
                                 nk = _PLACE_READINGS.get(surface[p]) or char_plain(surface[p])[:1]
                                 if not any(_share_sound(x, y) for x in tk for y in nk):
                                     continue
+                                # a road or street of two syllables + 路: the other one must be the
+                                # same character (打土路 -> 打浦路), else a road the gazetteer does not
+                                # know (泰和路) would become a known one (通河路)
+                                if surface[-1] != "区" and not any(text[i + q] == surface[q] for q in range(2) if q != p):
+                                    continue
                             aliases = [a for a in g.aliases[surface] if not a.short
                                        and a.place.kind in _NEAR_MIN_LEN]
                             if aliases and (i, j + 1) not in full:
@@ -403,7 +408,9 @@ class PlaceMatcher:
                                 continue
                             alike = any(_share_sound(x, y) for x in char_plain(word[i])[:1]
                                         for y in (_PLACE_READINGS.get(surface[i]) or char_plain(surface[i])[:1]))
-                            if alike or a.place.name in said:
+                            # a 3-character name one syllable off (泰和路 -> 通河路) is too loose
+                            # unless the call names that road too
+                            if (alike and len(word) >= 4) or a.place.name in said:
                                 found.setdefault(a.place.name, (a.place, True))
         cands = list(found.values())
         if district:

@@ -92,3 +92,32 @@ def test_compound_heard_by_sound(ex):
 def test_no_road_in_non_place_text(ex, text):
     r = ex.extract(text)
     assert r.road is None and r.address is None
+
+
+@pytest.mark.parametrize("heard,number", [
+    ("3栋2单元501室", "3栋2单元501室"),
+    ("三号楼两零一。", "3号楼201室"),       # the room of a building, 室 unsaid
+    ("3号楼2021年", "3号楼"),
+])
+def test_building_and_room(heard, number):
+    assert numbers_as_heard(heard, 0)[0] == number
+
+
+def test_unknown_road_is_not_replaced_by_a_known_one_a_syllable_off(ex):
+    # 泰和路 (not in the gazetteer) must not become 通河路 (known, in 宝山区, one syllable off)
+    assert ex.extract("我在宝山区，泰和路上，小区门口路灯坏了。").road.value == "泰和路"
+
+
+def test_road_named_after_a_town(ex):
+    r = ex.extract("您好，我在松江区九亭镇，九亭大街，三百号，有个店招快掉了。")
+    assert r.address.value == "松江区九亭镇九亭大街300号"
+
+
+def test_crossing_said_with_and(ex):
+    r = ex.extract("在静安区共和新路和广中西路交叉口，红绿灯坏了。")
+    assert (r.road.value, r.address.value) == ("共和新路", "静安区共和新路广中西路口")
+
+
+def test_numbered_road_is_not_a_lane(ex):
+    r = ex.extract("崇明区城桥镇，八一路，八一路两百号，有棵树倒了。")
+    assert r.address.value == "崇明区城桥镇八一路200号"
