@@ -103,7 +103,8 @@ class _Gen:
             # any type the category allows: 咨询/建议/表扬 fit every matter; 举报, 投诉 and 求助
             # only where the category's own framing has them
             allowed = sorted(set(names) | ({"咨询", "建议", "表扬"} & set(self.a["types"])))
-            return self.rng.choice(allowed)
+            fw = self.a.get("free_weights", {})
+            return self.rng.choices(allowed, weights=[fw.get(x, 1.0) for x in allowed])[0]
         return self.rng.choices(names, weights=weights)[0]
 
     def _body(self, appeal: str, ctx: dict, n: int = 1) -> list[str]:
