@@ -205,7 +205,8 @@ def _transcribe_on_ray(args: argparse.Namespace) -> int:
     spec = settings.decoder if settings.decoder and settings.decoder.startswith("ray") else "ray"
     if "batch=" not in spec:
         spec += ("&" if "?" in spec else "?") + f"batch={args.batch}"
-    summary = run_batch(args.ray, args.paths, Path(args.out), settings=settings,
+    address = None if args.ray == "local" else args.ray      # local: the cluster here, or a new one
+    summary = run_batch(address, args.paths, Path(args.out), settings=settings,
                         options=_options(args, partials=False), decoder=spec, ticket=args.ticket,
                         workers=args.workers)
     print(summary.line(), file=sys.stderr)
@@ -463,7 +464,7 @@ def register(subparsers) -> None:
                    help="finals decoded together in one encode/generate call (4: ~25%% faster, same text)")
     p.add_argument("--ticket", action="store_true", help="also extract and store a draft ticket per file")
     p.add_argument("--ray", metavar="ADDRESS",
-                   help="run on the Ray cluster at ADDRESS (ray://HOST:PORT, or 'auto') with Ray Data: PATHs may "
+                   help="run on the Ray cluster at ADDRESS (ray://HOST:PORT, HOST:PORT, or 'local') with Ray Data: PATHs may "
                         "be manifests (.txt a path per line, .csv with a path column); needs --out, resumes "
                         "after a crash without redoing finished files; decodes through the Ray Serve pool "
                         "(--decoder ray?replicas=N... sets it up)")

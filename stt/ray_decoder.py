@@ -161,6 +161,7 @@ def ensure_ray(address: str | None) -> None:
     """Join the cluster at ``address``; without one, the cluster this process runs in or a local one."""
     if ray.is_initialized():
         return
+    logging.getLogger("ray.serve").setLevel(logging.WARNING)     # not a line per replica event on stderr
     kwargs = {"ignore_reinit_error": True, "log_to_driver": False, "logging_level": logging.WARNING}
     if address:
         ray.init(address=address, **kwargs)
