@@ -1,7 +1,8 @@
 """Extractor: the draft ticket of one call, updated segment by segment, finalized at hang-up.
 
 ``update(segment)`` is cheap (regex parsers rerun on the transcript, location on the transcript so
-far, the classifier only when enough new text arrived, KB only for consultations);
+far, the classifier only when enough new text arrived, the KB on the caller's lines: consultations
+get every fitting article, other calls only strong fits);
 ``finalize()`` runs every part once over the whole transcript. ``extract_text`` feeds a whole
 transcript (one turn per line) through the same object, so incremental == whole-text at finalize.
 """
@@ -386,14 +387,14 @@ class Extractor:
             if d.co_handler:
                 d.confidence["co_handler"] = round(base * (d.confidence.get("street", 0.7) if d.street else 1.0), 3)
 
-        # 6. knowledge base: consultations (during the call) and at finalize
+        # 6. knowledge base: what the caller asks; consultations get every fitting article, other calls strong ones
         consult = d.appeal_type == "咨询" or any(
             c["value"] == "咨询" and c["confidence"] >= CONSULT_P for c in d.candidates.get("appeal_type", []))
-        if res.kb is not None and text and consult:
-            q = _kb_query(text)
-            if self._kb_cache is None or self._kb_cache[0] != q:
-                self._kb_cache = (q, res.kb.search(q, k=KB_TOP))
-            hits = self._kb_cache[1]
+        if res.kb is not None and text:
+            if self._kb_cache is None or self._kb_cache[0] != text:   # ranked by the caller's lines
+                self._kb_cache = (text, res.kb.search_call(text, k=KB_TOP))
+            # a 求助/投诉 the KB answers gets its suggestion too, only when the article fits well
+            hits = res.kb.suggest(self._kb_cache[1], consult, d.appeal_type)
             d.kb_ids = [h.id for h in hits]
             if hits:
                 s1, s2 = hits[0].score, (hits[1].score if len(hits) > 1 else 0.0)
@@ -426,14 +427,6 @@ def _offset_map(raw: str, text: str):
         return len(text)
 
     return f
-
-
-def _kb_query(text: str) -> str:
-    """The caller's question: lines with a question/consultation cue, else the whole text."""
-    lines = [ln for ln in text.split("\n") if ln]
-    cues = ("咨询", "想问", "问一下", "问问", "怎么", "如何", "能不能", "可不可以", "要不要", "吗", "？", "?", "哪里")
-    asked = [ln for ln in lines[1:] if any(c in ln for c in cues)] if len(lines) > 1 else lines
-    return "\n".join(asked[:4]) or text
 
 
 def extract_text(transcript: str, call_id: str | None = None, resources: NlpResources | None = None) -> DraftTicket:

@@ -1,41 +1,33 @@
-"""KnowledgeBase: jieba-aware ranking of KB articles for consultations and the operator's search box.
+"""KnowledgeBase: ranking of KB articles for the caller's question and the operator's search box.
 
-BM25 over jieba-segmented fields (title, keywords, questions, answer) with per-field weights, plus
-boosts when a keyword or the title occurs verbatim in the query. SQLite FTS5 is not used: its
-tokenizers do not segment Chinese, and 64…a few thousand articles rank in well under a millisecond
-in memory.
+The KB is a centre's own ``kb.jsonl`` (``HOTLINE_KB``; the shipped demo file otherwise): one
+article per line with id, title, keywords, questions, answer (department, updated optional).
+Ranking (:mod:`nlp.kb_index`) is BM25 over those fields on jieba words, character bigrams,
+merged-pinyin bigrams and synonym groups (``data/kb_synonyms.json``, or ``HOTLINE_KB_SYNONYMS``),
+plus a bonus per title/keyword the query says (by sound), so a question still finds its article
+when ASR swaps homophones or drops characters. SQLite FTS5 is not used: its tokenizers do not
+segment Chinese, and a few thousand articles rank in about a millisecond from the precomputed
+postings.
+
+Scores are comparable across queries and KB sizes (idf is scaled to 0…1): ``min_score`` is "the
+article fits at all" (the search box, consultations), ``strong_score`` "fits well enough to suggest
+on any call" (a 求助 or 投诉 the KB answers). :func:`caller_question` (re-exported from
+:mod:`nlp.kb_query`) picks the caller's lines of a transcript to search with.
 """
 from __future__ import annotations
 
 import json
-import logging
-import math
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
-import jieba
+from nlp.kb_index import Analyzer, KbIndex, RankWeights, Synonyms, tokenize  # noqa: F401  (tokenize re-exported)
+from nlp.kb_query import caller_question, split_call  # noqa: F401  (caller_question re-exported)
 
-jieba.setLogLevel(logging.WARNING)
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "kb.jsonl"
-FIELD_WEIGHTS = {"title": 3.0, "keywords": 3.0, "questions": 1.5, "answer": 0.6}
-K1, B = 1.2, 0.6
-_STOP = set("的 了 吗 呢 吧 啊 呀 哦 嗯 呃 我 你 您 他 她 它 我们 你们 要 想 问 一下 问一下 请问 怎么 怎么样 如何 什么 "
-            "哪里 可以 能 能不能 是 有 在 和 就 都 也 还 这个 那个 这 那 个 去 到 给 让 把 被 对 好 好的 谢谢 喂 你好 "
-            "您好 咨询 事情 一个 没有 不 会 跟 说 讲 12345 热线 市民 服务".split())
-_PUNCT = re.compile(r"[\s，,。！!？?、；;：:“”\"'（）()…·\-—]+")
-
-
-def tokenize(text: str) -> list[str]:
-    """jieba search-mode tokens without stop words and punctuation (short words kept once)."""
-    out = []
-    for tok in jieba.cut_for_search(_PUNCT.sub(" ", text or "")):
-        tok = tok.strip().lower()
-        if tok and tok not in _STOP:
-            out.append(tok)
-    return out
+_KNOWN = {"id", "title", "keywords", "questions", "answer", "department", "updated"}
 
 
 @dataclass
@@ -63,26 +55,37 @@ class KbHit:
                 "department": self.department}
 
 
+@dataclass(frozen=True)
+class KbOptions:
+    min_score: float = 6.0       # below this an article does not fit the query at all
+    strong_score: float = 50.0   # an article this good is suggested whatever the appeal type
+    other_weight: float = 0.3    # search_call: weight of the lines that are not the caller asking
+    strong_ratio: float = 0.6    # … and at least this share of the best article's score
+    consult_ratio: float = 0.25  # a consultation's suggestions: at least this share of the best
+    quiet_appeals: tuple[str, ...] = ("表扬",)   # appeal types that ask nothing: no suggestions
+    weights: RankWeights = RankWeights()
+
+
 class KnowledgeBase:
-    def __init__(self, articles: list[KbArticle], path: Path | None = None):
+    def __init__(self, articles: list[KbArticle], path: Path | None = None, synonyms: Synonyms | None = None,
+                 options: KbOptions | None = None):
         self.articles = articles
         self.path = path
+        self.options = options or KbOptions()
         self.by_id = {a.id: a for a in articles}
-        self._tf: list[dict[str, Counter]] = []
-        self._len: list[dict[str, int]] = []
-        df: Counter = Counter()
-        for a in articles:
-            fields = {"title": tokenize(a.title), "keywords": tokenize(" ".join(a.keywords)),
-                      "questions": tokenize(" ".join(a.questions)), "answer": tokenize(a.answer)}
-            self._tf.append({f: Counter(toks) for f, toks in fields.items()})
-            self._len.append({f: len(toks) for f, toks in fields.items()})
-            df.update(set(t for toks in fields.values() for t in toks))
-        n = max(len(articles), 1)
-        self._idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
-        self._avg = {f: (sum(l[f] for l in self._len) / n) or 1.0 for f in FIELD_WEIGHTS}
+        if len(self.by_id) != len(articles):
+            dup = sorted(i for i, c in Counter(a.id for a in articles).items() if c > 1)
+            raise ValueError(f"{path or 'knowledge base'}: duplicate article ids {dup[:5]}")
+        self.synonyms = synonyms if synonyms is not None else Synonyms.load(os.environ.get("HOTLINE_KB_SYNONYMS"))
+        docs = [{"title": a.title, "keywords": "\n".join(a.keywords), "questions": "\n".join(a.questions),
+                 "answer": a.answer} for a in articles]
+        self.index = KbIndex(docs, [[a.title, *a.keywords] for a in articles], Analyzer(self.synonyms),
+                             self.options.weights)
+        self._analyze = lru_cache(maxsize=4096)(self.index.analyze)   # per line of a call
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None) -> "KnowledgeBase":
+    def load(cls, path: str | os.PathLike | None = None, synonyms: Synonyms | None = None,
+             options: KbOptions | None = None) -> "KnowledgeBase":
         p = Path(path or os.environ.get("HOTLINE_KB") or DEFAULT_PATH)
         if not p.exists():
             raise FileNotFoundError(f"knowledge base not found: {p}")
@@ -94,41 +97,68 @@ class KnowledgeBase:
                 d = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{p}:{ln}: not JSON: {e}") from None
-            if "id" not in d or "title" not in d:
+            if not isinstance(d, dict) or "id" not in d or "title" not in d:
                 raise ValueError(f"{p}:{ln}: an article needs id and title")
-            known = {"id", "title", "keywords", "questions", "answer", "department", "updated"}
-            arts.append(KbArticle(id=str(d["id"]), title=d["title"], keywords=list(d.get("keywords", [])),
-                                  questions=list(d.get("questions", [])), answer=d.get("answer", ""),
+            kws, qs = d.get("keywords", []), d.get("questions", [])
+            if not isinstance(kws, list) or not isinstance(qs, list):
+                raise ValueError(f"{p}:{ln}: keywords and questions must be lists")
+            arts.append(KbArticle(id=str(d["id"]), title=str(d["title"]), keywords=[str(k) for k in kws],
+                                  questions=[str(q) for q in qs], answer=str(d.get("answer") or ""),
                                   department=d.get("department"), updated=d.get("updated"),
-                                  extra={k: v for k, v in d.items() if k not in known}))
-        return cls(arts, p)
+                                  extra={k: v for k, v in d.items() if k not in _KNOWN}))
+        return cls(arts, p, synonyms=synonyms, options=options)
 
     def __len__(self) -> int:
         return len(self.articles)
 
-    def search(self, query: str, k: int = 5, min_score: float = 0.0) -> list[KbHit]:
-        """Articles best matching ``query`` (a question or a whole consultation), best first."""
-        q = Counter(tokenize(query))
-        if not q:
+    def search(self, query: str, k: int = 5, min_score: float | None = None) -> list[KbHit]:
+        """Articles fitting ``query`` (a question, or the caller's lines of a call), best first.
+
+        Only articles scoring above ``min_score`` (default ``options.min_score``) are returned."""
+        if not query or not query.strip() or not self.articles:
             return []
-        scored: list[tuple[float, int]] = []
-        for i, a in enumerate(self.articles):
-            s = 0.0
-            for t, qtf in q.items():
-                idf = self._idf.get(t)
-                if idf is None:
-                    continue
-                for f, w in FIELD_WEIGHTS.items():
-                    tf = self._tf[i][f].get(t, 0)
-                    if tf:
-                        norm = tf * (K1 + 1) / (tf + K1 * (1 - B + B * self._len[i][f] / self._avg[f]))
-                        s += w * idf * norm * (1 + math.log(qtf))
-            # verbatim keyword / title in the query: the caller used the article's own words
-            s += sum(2.0 for kw in a.keywords if len(kw) >= 2 and kw in query)
-            if a.title and a.title in query:
-                s += 5.0
-            if s > min_score:
-                scored.append((s, i))
-        scored.sort(key=lambda si: (-si[0], si[1]))
+        floor = self.options.min_score if min_score is None else min_score
+        return self._hits(self.index.score(query), k, floor)
+
+    def suggest(self, hits: list[KbHit], consult: bool, appeal_type: str | None = None) -> list[KbHit]:
+        """The hits to put on a draft: every fitting one on a consultation; on other calls only
+        strong fits close to the best (a 求助 or 投诉 the KB answers), none on a praise call."""
+        if not hits or (not consult and appeal_type in self.options.quiet_appeals):
+            return []
+        o, top = self.options, hits[0].score
+        if consult:
+            return [h for h in hits if h.score >= o.consult_ratio * top]
+        return [h for h in hits if h.score >= o.strong_score and h.score >= o.strong_ratio * top]
+
+    def _hits(self, scores: dict[int, float], k: int, floor: float) -> list[KbHit]:
+        ranked = sorted(((s, i) for i, s in scores.items() if s > floor), key=lambda si: (-si[0], si[1]))
         return [KbHit(self.articles[i].id, self.articles[i].title, s, self.articles[i].answer,
-                      self.articles[i].department) for s, i in scored[:k]]
+                      self.articles[i].department) for s, i in ranked[:k]]
+
+    def search_call(self, text: str, k: int = 3, min_score: float | None = None) -> list[KbHit]:
+        """Articles for a call transcript (one turn or segment a line): ranked by the caller's
+        asking lines, the other lines together (the operator's answer) adding
+        ``options.other_weight`` of their score, never more than the caller's best. Each line is analysed once (memoised), so a
+        growing call costs only its new lines."""
+        caller, other = split_call(text)
+        if not (caller or other) or not self.articles:
+            return []
+        floor = self.options.min_score if min_score is None else min_score
+        scores = self.index.score_terms(*self._lines(caller)) if caller else {}
+        if other and self.options.other_weight:
+            extra = self.index.score_terms(*self._lines(other))
+            w = self.options.other_weight
+            if scores and extra:   # the other lines can at most double the caller's best score
+                w = min(w, max(scores.values()) / max(extra.values()))
+            for i, s in extra.items():
+                scores[i] = scores.get(i, 0.0) + w * s
+        return self._hits(scores, k, floor)
+
+    def _lines(self, lines: list[str]) -> tuple[Counter, set]:
+        terms: Counter = Counter()
+        said: set = set()
+        for ln in lines:
+            t, p = self._analyze(ln)
+            terms.update(t)
+            said |= p
+        return terms, said
