@@ -119,8 +119,8 @@ class StoreWriter:
             with self._lock:
                 if not self._queue:
                     if self._down_since is not None:
-                        log.warning("database back after %.1f s: wrote the %d queued writes",
-                                    time.monotonic() - self._down_since, written)
+                        log.warning("database back: wrote the %d writes queued over the last %.1f s",
+                                    written, time.monotonic() - self._down_since)
                         self._down_since = None
                     return
                 method, key, args, kwargs = self._queue[0]

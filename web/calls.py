@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,18 @@ class CallOptions:
     min_sample_rate: int = 8000
     max_sample_rate: int = 48000
     max_hotwords: int = 200
+    # limits against runaway or hostile clients (issue 16); environment settings, see docs/server.md
+    max_connections_per_token: int = field(default_factory=lambda: _env_num("HOTLINE_WS_MAX_CONNECTIONS_PER_TOKEN", 64))
+    hello_timeout_s: float = field(default_factory=lambda: _env_num("HOTLINE_WS_HELLO_TIMEOUT_S", 30.0))
+    max_call_s: float = field(default_factory=lambda: _env_num("HOTLINE_WS_MAX_CALL_S", 4 * 3600.0))
+    max_feed_bytes: int = 1 << 20  # queued frames are joined into one feed of up to this much audio
+
+
+def _env_num(name: str, default: Any) -> Any:
+    import os
+
+    value = os.environ.get(name)
+    return type(default)(value) if value not in (None, "") else default
 
 
 def _segment_event(event: Any) -> dict[str, Any]:
@@ -213,23 +225,45 @@ class LiveCall:
             )
         self.audio_bytes += len(data)
         self._feed_queue.put_nowait(bytes(data))
+        limit = self.registry.options.max_call_s
+        if self.audio_bytes > limit * self.sample_rate * self.channels * 2:
+            log.warning("call %s: longer than %g s, ended", self.call_id, limit)
+            self.finish()  # what came so far is decoded and the final draft sent
+            return error_message("call_too_long", f"calls are limited to {limit:g} s of audio "
+                                                  f"(HOTLINE_WS_MAX_CALL_S); this one was ended")
         return None
 
     async def _feed_loop(self) -> None:
+        cap = self.registry.options.max_feed_bytes
         while True:
             data = await self._feed_queue.get()
+            # frames queued meanwhile go in one feed: 10,000 tiny frames a second cost one
+            # thread hop each otherwise, and the queue would outgrow the call
+            taken, chunks, size = 1, [], 0
+            while data is not None:
+                chunks.append(data)
+                size += len(data)
+                if size >= cap or self._feed_queue.empty():
+                    data = b""
+                    break
+                data = self._feed_queue.get_nowait()
+                taken += 1
             try:
-                if data is None:
-                    return
-                await self._run(self.session.feed_pcm16, data)
-                self.registry.metrics.inc("hotline_audio_seconds_total", len(data) / (2 * self.channels * self.sample_rate))
+                if chunks:
+                    joined = b"".join(chunks)
+                    await self._run(self.session.feed_pcm16, joined)
+                    self.registry.metrics.inc("hotline_audio_seconds_total",
+                                              len(joined) / (2 * self.channels * self.sample_rate))
             except Exception as exc:  # keep the call (and server) alive; tell the client
                 log.exception("call %s: feeding audio failed", self.call_id)
                 self.failed = f"audio processing failed: {exc}"
                 if self.conn is not None:
                     self.conn.send(error_message("internal", self.failed))
             finally:
-                self._feed_queue.task_done()
+                for _ in range(taken):
+                    self._feed_queue.task_done()
+            if data is None:
+                return
 
     def set_hotwords(self, words: list[str]) -> None:
         setter = getattr(self.session, "set_hotwords", None)
@@ -342,13 +376,16 @@ class CallRegistry:
         executor: Executor | None,
         metrics: Metrics,
         lookup_ticket_id: Callable[[str], int | None] | None = None,
+        lookup_call: Callable[[str], dict[str, Any] | None] | None = None,
     ) -> None:
         self._get_pipeline = get_pipeline
         self.options = options
         self.executor = executor
         self.metrics = metrics
         self._lookup_ticket_id = lookup_ticket_id
+        self._lookup_call = lookup_call  # call_id -> {ticket_id, draft, segments} from the store
         self.calls: dict[str, LiveCall] = {}
+        self.sockets: dict[str, int] = {}  # open sockets per token name
         self._forget: dict[str, asyncio.TimerHandle] = {}
 
     @property
@@ -372,8 +409,52 @@ class CallRegistry:
     def parse_hello(self, hello: dict[str, Any]) -> CallHello:
         return parse_hello(hello, self.options)
 
+    def socket_opened(self, principal: Principal) -> bool:
+        """Count a socket of this token; False (and not counted) beyond max_connections_per_token."""
+        if self.sockets.get(principal.name, 0) >= self.options.max_connections_per_token:
+            return False
+        self.sockets[principal.name] = self.sockets.get(principal.name, 0) + 1
+        return True
+
+    def socket_closed(self, principal: Principal) -> None:
+        left = self.sockets.get(principal.name, 0) - 1
+        if left > 0:
+            self.sockets[principal.name] = left
+        else:
+            self.sockets.pop(principal.name, None)
+
+    async def resume_stored(self, call_id: str, resume_from: int, conn: Connection | NullConnection) -> bool:
+        """A resume of a call this process does not hold (the server restarted, or the call was
+        forgotten): tell the client what the store has. `ready` says ended (and interrupted when
+        the call never got its final draft), then the stored finals after resume_from, then the
+        stored draft as the call's last. False if the store has no such call."""
+        if self._lookup_call is None:
+            return False
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await loop.run_in_executor(self.executor, self._lookup_call, call_id)
+        except Exception:
+            log.exception("looking up stored call %s", call_id)
+            return False
+        if not stored:
+            return False
+        draft = dict(stored.get("draft") or {})
+        segments = [s for s in stored.get("segments") or [] if s.get("text")]
+        interrupted = not draft.get("final")
+        conn.send({"type": "ready", "call_id": call_id, "resumed": True, "ended": True, "interrupted": interrupted,
+                   "sample_rate": stored.get("sample_rate"), "channels": stored.get("channels"),
+                   "last_segment_id": segments[-1]["id"] if segments else None, "ticket_id": stored.get("ticket_id")})
+        for seg in segments:
+            if seg["id"] > resume_from:
+                conn.send({"type": "final", **seg})
+        conn.send({"type": "draft", "final": True, "interrupted": interrupted, "ticket": draft,
+                   "ticket_id": stored.get("ticket_id")})
+        if interrupted:
+            log.info("call %s: resumed after the server lost it; the stored draft was sent", call_id)
+        return True
+
     async def open(self, hello: CallHello | dict[str, Any], principal: Principal,
-                   conn: Connection | NullConnection) -> LiveCall:
+                   conn: Connection | NullConnection) -> LiveCall | None:
         """Start the call a hello describes, or resume it on this socket if it is live."""
         if isinstance(hello, dict):
             hello = self.parse_hello(hello)
@@ -390,6 +471,8 @@ class CallRegistry:
             existing.attach(conn, hello.resume_from)
             return existing
         if hello.resume_from is not None and call_id:
+            if await self.resume_stored(call_id, hello.resume_from, conn):
+                return None  # told what the store holds; the socket may start a new call
             raise ProtocolError("unknown_call", f"call {call_id} is not live any more (ended or grace period over)")
         if call_id and await self.lookup_ticket_id(call_id) is not None:
             # a finished call (or one from before a restart): its ticket must not be overwritten

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from concurrent.futures import Executor
 from typing import Any
 
@@ -54,9 +55,25 @@ async def serve_socket(ws: WebSocket, principal: Principal, registry: CallRegist
     conn: Connection | NullConnection = Connection(ws, opts.max_pending_partials, registry.metrics)
     call: LiveCall | None = None
     refused = 0
+    if not registry.socket_opened(principal):
+        conn.send(error_message("too_many_connections", f"at most {opts.max_connections_per_token} open sockets per "
+                                                        f"token (HOTLINE_WS_MAX_CONNECTIONS_PER_TOKEN)"))
+        await conn.close(code=4429)
+        return
+    hello_by = time.monotonic() + opts.hello_timeout_s
+    close_code: int | None = None
     try:
         while True:
-            message = await ws.receive()
+            if call is None:  # a socket that never starts a call does not hold its slot for ever
+                try:
+                    message = await asyncio.wait_for(ws.receive(), max(0.001, hello_by - time.monotonic()))
+                except asyncio.TimeoutError:
+                    conn.send(error_message("hello_timeout", f"no call started within {opts.hello_timeout_s:g} s "
+                                                             f"(HOTLINE_WS_HELLO_TIMEOUT_S)"))
+                    close_code = 4408
+                    break
+            else:
+                message = await ws.receive()
             if message["type"] == "websocket.disconnect":
                 break
             text, data = message.get("text"), message.get("bytes")
@@ -134,6 +151,7 @@ async def serve_socket(ws: WebSocket, principal: Principal, registry: CallRegist
     except Exception:  # never let one socket's bug reach the server
         log.exception("websocket handler failed")
     finally:
+        registry.socket_closed(principal)
         if call is not None:
             call.detach(conn)
-        await conn.close(timeout=2.0)
+        await conn.close(code=close_code, timeout=2.0)
