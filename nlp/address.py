@@ -20,6 +20,8 @@ from nlp.place_types import LocationResult, PlaceMatch
 _COMPOUND_END_RE = re.compile(_COMPOUND_SUFFIX_RE.pattern + "$")
 _CN_DIGITS = set("零〇一二两三四五六七八九十百千幺")
 _STATION_RE = re.compile(r"(?:[那这]一?个?)?(?:地铁站|火车站|公交站|地铁|站)")
+_SEP_AFTER_FIX = re.compile(r"[，,、 ]*(?:是|应该是)?[，,、 ]*")
+_CORRECTION_RE = re.compile(r"不对|不是|说错|搞错|哦不|噢不|应该是|纠正一下")
 # a road said after these is where the place is near, not the place's road (靠近徐家汇路)
 _REFERENCE_BEFORE = ("靠近", "近", "离", "对面", "朝", "和", "与", "跟")
 
@@ -36,6 +38,7 @@ class RoadSpan:
     readback: bool = False     # on a read-back line (…，对吗？)
     reference: bool = False    # a crossing's second road, or the road the place is near
     numbered: bool = False     # a house number follows
+    corrected: bool = False    # the caller took it back (不对，…)
 
 
 class AddressBuilder:
@@ -91,6 +94,12 @@ class AddressBuilder:
             nxt = out[i + 1].start if i + 1 < len(out) else len(text)
             crossing_b = bool(tail) and not (r.end <= nxt < tail.end())
             r.reference = crossing_b or before.endswith(_REFERENCE_BEFORE)
+            # a caller correcting themselves (X路，不对，Y路 / 不是X路，是Y路): the later road wins
+            if text[max(0, r.start - 3):r.start].endswith(("不是", "不在")) or (
+                    i + 1 < len(out) and "\n" not in text[r.end:out[i + 1].start]
+                    and _CORRECTION_RE.search(text, r.end, min(out[i + 1].start, r.end + 14))):
+                r.weight *= 0.25
+                r.corrected = True
         return out
 
     def road(self, roads: list[RoadSpan], district: str | None) -> PlaceMatch | None:
@@ -139,6 +148,11 @@ class AddressBuilder:
             best: tuple = ()
             for r in road_ms:
                 got = self._numbers_after(text, r.end)
+                if got and not r.corrected:
+                    # 58号，不对，68号: the number said after the correction
+                    fix = _CORRECTION_RE.match(text, got[1] + 1) or _CORRECTION_RE.match(text, got[1])
+                    again = self._numbers_after(text, _SEP_AFTER_FIX.match(text, fix.end()).end()) if fix else None
+                    got = again or got
                 # the operator's read-back wins over the caller's first mention, unless the caller's
                 # number says more (1050弄7号502室 read back as 1050弄7号)
                 rank = (r.readback, len(got[0]), r.weight) if got else ()

@@ -93,8 +93,10 @@ _ROOM_ALIKE = "是市事式"
 _HEARD_UNIT_RE = re.compile(
     rf"([{_NUM_CHARS}]+)\s?(支弄|号楼|好楼|弄|号|栋|幢|单元|室|(?i:meng|nong|long)(?![a-z])|[{_LANE_ALIKE}{_NO_ALIKE}{_ROOM_ALIKE}路])")
 _BARE_ROOM_RE = re.compile(rf"([{_NUM_CHARS}]{{3,4}})(?=[，。,.、！？!?\s]|$)")
-_SEP_RE = re.compile(r"[，,、 ]?")
-_LEAD_RE = re.compile(r"(?:[，,、 ]|上的?|的)?")
+# hesitations and fillers between a road and its number, or between the parts of a number
+_FILLER = r"(?:嗯+|呃+|啊|那个|就是|好像是|大概是?|应该是|是|上面?的?|的)"
+_SEP_RE = re.compile(r"[，,、 …]{0,3}(?:嗯+|呃+|那个)?[，,、 …]{0,3}")
+_LEAD_RE = re.compile(rf"(?:[，,、 …]{{0,3}}{_FILLER})?(?:[，,、 …]{{0,3}}{_FILLER})?[，,、 …]{{0,3}}")
 
 
 def _canonical_unit(unit: str, value: int, previous: list[str], first: bool) -> str | None:

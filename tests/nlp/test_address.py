@@ -121,3 +121,16 @@ def test_crossing_said_with_and(ex):
 def test_numbered_road_is_not_a_lane(ex):
     r = ex.extract("崇明区城桥镇，八一路，八一路两百号，有棵树倒了。")
     assert r.address.value == "崇明区城桥镇八一路200号"
+
+
+@pytest.mark.parametrize("text,address", [
+    ("我家在杨浦区营口路，不对，是控江路三百号。", "杨浦区控江路300号"),          # the road taken back
+    ("不是营口路，是控江路，控江路三百号，杨浦区的。", "杨浦区控江路300号"),
+    ("杨浦区营口路五十八号，不对，六十八号，门口有垃圾。", "杨浦区营口路68号"),   # the number taken back
+    ("杨浦区营口路，嗯，五百八十八号。", "杨浦区营口路588号"),                   # hesitations
+    ("杨浦区营口路，好像是五百八十八号吧。", "杨浦区营口路588号"),
+    ("杨浦区营口路588弄，嗯，7号，502室。", "杨浦区营口路588弄7号502室"),
+    ("杨浦区营口路，那个，我住三楼。", "杨浦区营口路"),                           # a floor is no number
+])
+def test_corrections_and_hesitations(ex, text, address):
+    assert ex.extract(text).address.value == address
