@@ -14,7 +14,7 @@ _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室
 _NUMBER_QUESTION_RE = re.compile(r"多少号|几号|门牌号|几弄|多少弄|哪一?栋|哪一?幢|号楼[呢吗]?[？?]|号楼呢")
 _CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子|交叉口|交界)")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
-_COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|苑)")
+_COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|[湾花]城|苑)")
 _LANDMARK_SUFFIX_RE = re.compile(
     r"地铁站|火车站|公交站|汽车站|大厦|广场|卫生服务中心|医院|小学|中学|大学|幼儿园|学校|公园|商场|超市|"
     r"菜市场|菜场|古镇|体育馆|游泳馆|图书馆|派出所|加油站|人行天桥|天桥|助餐点")
@@ -209,7 +209,8 @@ def roads_as_heard(text: str, blocked: set[int], attach: dict[int, int] | None =
 
 
 # ASR writes 苑 (yuan) as 院/园/元: a compound said by sound is matched against known compounds
-COMPOUND_HEARD_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|苑|雅院|亚院|雅园|院|园)")
+COMPOUND_HEARD_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|"
+                               r"[湾花]城|苑|雅院|亚院|雅园|院|园)")
 _NOT_COMPOUND_STEM = ("医", "法", "学", "剧", "影", "戏", "研究", "科学", "书", "庭", "寺", "公", "动物", "植物",
                       "游乐", "幼儿", "校", "家", "果", "菜", "花", "庄")
 

@@ -134,3 +134,11 @@ def test_numbered_road_is_not_a_lane(ex):
 ])
 def test_corrections_and_hesitations(ex, text, address):
     assert ex.extract(text).address.value == address
+
+
+@pytest.mark.parametrize("text,address", [
+    ("我住在普陀区中远两湾城，12号楼楼下有人乱扔垃圾。", "普陀区中远两湾城12号楼"),
+    ("我在浦东新区，锦绣路上的一个小区，叫明月华庭，2栋1单元602。", "浦东新区锦绣路明月华庭2栋1单元602室"),
+])
+def test_compound_suffixes(ex, text, address):
+    assert ex.extract(text).address.value == address
