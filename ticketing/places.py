@@ -15,7 +15,7 @@ import unicodedata
 ROAD = r"[\u4e00-\u9fa5]{1,8}?(?:大道|公路|路|街|巷)"
 _CROSSING = re.compile(rf"({ROAD})(?:与|和|、|/|跟)?({ROAD})(?:交叉口|交叉路口|路口|口)")
 _NUMBER = re.compile(rf"({ROAD})(\d+)(弄|号)")
-_COMPOUND = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,10}?(?:小区|新村|花园|公寓|家园|苑|大厦|广场|村))")
+_COMPOUND = re.compile(r"([\u4e00-\u9fa5A-Za-z0-9]{2,10}?(?:小区|新村|花园|公寓|家园|华庭|名邸|公馆|别墅|[湾花新]城|苑|大厦|广场|村))")
 _ROAD_ONLY = re.compile(rf"({ROAD})(?!道)")  # not the 街 of a 街道
 _CN_DIGITS = {"零": "0", "〇": "0", "一": "1", "二": "2", "两": "2", "三": "3", "四": "4",
               "五": "5", "六": "6", "七": "7", "八": "8", "九": "9"}
@@ -49,7 +49,7 @@ def _strip_district(text: str, district: str | None) -> str:
     return _DISTRICT.sub("", text) if re.match(r"^[\u4e00-\u9fa5]{1,4}?(?:新区|区)[\u4e00-\u9fa5]", text) else text
 
 
-_COMPOUND_SUFFIX = re.compile(r"(?:小区|新村|花园|公寓|家园|苑|大厦|广场|村)$")
+_COMPOUND_SUFFIX = re.compile(r"(?:小区|新村|花园|公寓|家园|华庭|名邸|公馆|别墅|[湾花新]城|苑|大厦|广场|村)$")
 
 
 def _compound(text: str) -> str | None:

@@ -142,3 +142,10 @@ def test_corrections_and_hesitations(ex, text, address):
 ])
 def test_compound_suffixes(ex, text, address):
     assert ex.extract(text).address.value == address
+
+
+def test_place_key_of_estates():
+    from ticketing.places import place_key
+
+    assert place_key(district="普陀区", address="普陀区中远两湾城12号楼") == "普陀区|中远两湾城"
+    assert place_key(district="浦东新区", address="浦东新区明月华庭2栋1单元602室") == "浦东新区|明月华庭"
