@@ -225,7 +225,8 @@ class JobManager:
             f.status = "done"
         except Exception as exc:  # one bad file must not stop the batch
             log.warning("job %s: %s failed: %s", job.id, f.name, exc)
-            f.status, f.error = "failed", str(exc) or type(exc).__name__
+            # the operator knows the file by its upload name, not by the server's folder
+            f.status, f.error = "failed", (str(exc) or type(exc).__name__).replace(f.path, f.name)
         f.duration_s = round(time.monotonic() - started, 3)
         self.metrics.observe("hotline_stage_seconds", f.duration_s, stage="batch_file")
         self.metrics.inc("hotline_batch_files_total", status=f.status)

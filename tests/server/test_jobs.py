@@ -29,7 +29,7 @@ def _runner(gate: threading.Event | None = None):
         data = Path(path).read_bytes()
         seen.append(call_id)
         if data.startswith(b"BAD"):
-            raise ValueError(f"{Path(path).name}: not an audio file")
+            raise ValueError(f"{path}: not an audio file")
         return {"call_id": call_id, "transcript": data.decode(), "ticket_id": len(seen)}
 
     return run, seen
@@ -42,7 +42,7 @@ def test_bad_files_fail_alone_and_the_rest_finish(tmp_path):
     _wait(lambda: job.status == "done")
     status = {f.name: (f.status, f.error) for f in job.files}
     assert status["a.wav"] == ("done", None) and status["d.wav"] == ("done", None)
-    assert status["b.wav"] == ("failed", "002-b.wav: not an audio file")
+    assert status["b.wav"] == ("failed", "b.wav: not an audio file")  # the upload name, not the server path
     assert status["c.wav"] == ("failed", "c.wav: empty file")
     assert job.to_dict()["progress"] == {"done": 4, "total": 4} and job.expires_at is not None
 
