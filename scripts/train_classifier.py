@@ -162,25 +162,27 @@ def main() -> None:
                     help="share of examples whose appeal type ignores the category's usual framing")
     ap.add_argument("--hash-bits", type=int, default=14, help="category feature table: 2**bits rows")
     ap.add_argument("--per-category", type=int, default=GenOptions.per_category)
+    ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--dump", type=Path, default=None, help="also write the generated examples here (jsonl)")
     ap.add_argument("--eval", type=Path, default=None, help="labels.jsonl to report accuracy on (never trained on)")
     a = ap.parse_args()
 
     t0 = time.time()
-    fix_random_seed(SEED)
+    seed = a.seed
+    fix_random_seed(seed)
     taxonomy = json.loads(a.taxonomy.read_text(encoding="utf-8"))
     cues = json.loads(a.cues.read_text(encoding="utf-8"))
     own = appeal_cues_from_taxonomy(taxonomy)
     if own is None:
         sys.exit(f"{a.taxonomy} has no appeal_definitions: the appeal cue groups live there")
     cues.update(own)
-    examples = generate(GenOptions(per_category=a.per_category, seed=SEED, free_appeal=a.free_appeal))
+    examples = generate(GenOptions(per_category=a.per_category, seed=seed, free_appeal=a.free_appeal))
     if a.dump:
         a.dump.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples), encoding="utf-8")
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     train = examples
     # held-out calls keep the categories' usual framing half the time, as real calls do
-    held = generate(GenOptions(per_category=30, seed=SEED + 1, free_appeal=0.5), split="held")
+    held = generate(GenOptions(per_category=30, seed=seed + 1, free_appeal=0.5), split="held")
     print(f"{len(train)} training / {len(held)} held-out examples")
 
     nlp = build(taxonomy, cues, a.hash_bits)
@@ -206,7 +208,7 @@ def main() -> None:
     train_ex = [to_examples(e) for e in train]
     meta = {"categories": {c["code"]: {"l1": c["l1"], "urgency": c["urgency"]} for c in taxonomy["categories"]},
             "appeal_prior": appeal_prior(json.loads(VOCAB.read_text(encoding="utf-8"))),
-            "trained_on": f"{len(train)} synthetic examples, seed {SEED}"}
+            "trained_on": f"{len(train)} synthetic examples, seed {seed}"}
     nlp.get_pipe(APPEAL_PIPE).initialize(lambda: [x[0] for x in train_ex[:500] if x[0]], nlp=nlp, labels=appeal_labels)
     nlp.get_pipe(CATEGORY_PIPE).initialize(lambda: [x[1] for x in train_ex[:500]], nlp=nlp, labels=codes)
     mask.initialize(cues=cues, meta=meta)

@@ -26,7 +26,7 @@ _SLOT = re.compile(r"\{(\w+)\}")
 
 @dataclass
 class GenOptions:
-    per_category: int = 260         # examples per category (before handwritten ones)
+    per_category: int = 400         # examples per category (before handwritten ones)
     seed: int = 12345
     noise: float = 0.5              # share of examples that get ASR-style noise
     call_share: float = 0.55        # whole calls; the rest are single turns / read-backs
