@@ -74,6 +74,35 @@ async def run_backend(name: str, faults: list[int], args: argparse.Namespace, wo
     return results
 
 
+def _in_parallel(backends: list[str], tmp: Path) -> list[Result]:
+    """This script once per backend, at the same time; their JSON lines are echoed and collected."""
+    import subprocess
+
+    argv = [a for a in sys.argv[1:] if a not in ("--parallel", "--sqlite-only", "--postgres-only")]
+    if "--out" in argv:
+        i = argv.index("--out")
+        del argv[i:i + 2]
+    procs = {name: subprocess.Popen([sys.executable, __file__, *argv, f"--{name}-only", "--out", str(tmp / f"{name}.jsonl")],
+                                    stdout=subprocess.PIPE, text=True) for name in backends}
+    results = []
+    for name, proc in procs.items():
+        out, _ = proc.communicate()
+        for line in out.splitlines():
+            record = json.loads(line)
+            if record.get("summary"):
+                continue
+            print(line, flush=True)
+            known = {k: record.pop(k) for k in ("fault", "name", "backend", "survived", "lost_finals",
+                                                 "duplicated_finals", "rss_growth_mib", "errors", "seconds")}
+            skipped = record.pop("skipped", None)
+            res = Result(known["fault"], known["name"], known["backend"], lost_finals=known["lost_finals"],
+                         duplicated_finals=known["duplicated_finals"], rss_growth_mib=known["rss_growth_mib"],
+                         errors=known["errors"], figures=record, seconds=known["seconds"], skipped=skipped)
+            res.survived = known["survived"]
+            results.append(res)
+    return results
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", help="comma-separated fault numbers (default: all, 1-9)")
@@ -86,6 +115,8 @@ def main() -> int:
     ap.add_argument("--long-speed", type=float, default=6.0, help="fault 6: x real time")
     ap.add_argument("--load-min", type=float, default=10.0, help="fault 7: minutes")
     ap.add_argument("--load-lines", type=int, default=4, help="fault 7: calls at once")
+    ap.add_argument("--parallel", action="store_true",
+                    help="run the two backends at the same time (two servers; halves the wall time)")
     ap.add_argument("--out", type=Path, help="append the JSON lines here too")
     args = ap.parse_args()
     faults = sorted({int(x) for x in args.only.split(",")}) if args.only else sorted(FAULTS)
@@ -96,6 +127,9 @@ def main() -> int:
     started = time.monotonic()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="hotline-faults-") as tmp:
+        if args.parallel and len(backends) > 1:
+            results = _in_parallel(backends, Path(tmp))
+            backends = []
         for name in backends:
             try:
                 results += asyncio.run(run_backend(name, faults, args, Path(tmp)))
