@@ -223,6 +223,8 @@ class CallSession:
         for key in DRAFT_KEYS:
             d.setdefault(key, None)
         d["call_id"] = self.call_id
+        if self.meta.get("caller"):  # what the PBX said about the call (caller number, channel)
+            d.setdefault("caller", self.meta["caller"])
         segs = [s.to_dict() for s in self.transcriber.segments]
         if not d.get("segments"):
             d["segments"] = segs

@@ -15,6 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--model-dir", help="CTranslate2 Whisper folder (default: the bundled base model)")
     serve.add_argument("--grace", type=float, default=30.0,
                        help="seconds a call waits for its dropped client to reconnect before it is ended (default 30)")
+    serve.add_argument("--audiosocket", type=int, metavar="PORT",
+                       help="also listen for Asterisk AudioSocket() calls on this TCP port (no authentication: "
+                            "bind it to the PBX's network; see docs/integration/asterisk.md)")
+    serve.add_argument("--audiosocket-host", metavar="HOST",
+                       help="interface for --audiosocket (default: the --host interface)")
     serve.add_argument("--no-preload", action="store_true", help="load the model on the first call, not at start-up")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     serve.set_defaults(func=cmd_serve)
@@ -107,6 +112,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
               flush=True)
     options = ServerOptions(calls=CallOptions(grace_s=args.grace), preload=not args.no_preload)
     app = create_app(settings, options=options, store=store)
+    if args.audiosocket is not None:
+        from web.audiosocket import AudioSocketOptions, serve_alongside
+
+        as_host = args.audiosocket_host or args.host
+        serve_alongside(app, AudioSocketOptions(host=as_host, port=args.audiosocket))
+        print(f"AudioSocket: {as_host}:{args.audiosocket} (Asterisk AudioSocket(); no authentication)", flush=True)
     host_for_url = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
     print(f"Operator console: http://{host_for_url}:{args.port}/   (tickets: /tickets, API docs: /docs)", flush=True)
     print(f"Database: {settings.db_url() if not settings.db_url().startswith('postgres') else 'PostgreSQL'}", flush=True)

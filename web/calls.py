@@ -349,6 +349,7 @@ class LiveCall:
             return  # already replaced by a newer socket
         self.conn = None
         if self.hangup_on_close and not self.ending:
+            log.info("call %s: the %s socket closed: hang-up", self.call_id, self.source)
             self.finish()
         elif not self.ended and not self.ending:
             self._timer = self._loop.call_later(self.registry.options.grace_s, self._grace_expired)

@@ -30,8 +30,9 @@ ASTERISK_FORMATS: dict[str, tuple[int, str]] = {
 CALLER_VARIABLES = {
     "CALLERID(num)": "number", "CALLERID_NUM": "number", "CALLER_NUMBER": "number",
     "CALLERID(name)": "name", "CALLERID_NAME": "name", "CALLER_NAME": "name",
-    "EXTEN": "exten", "DNID": "dialed",
+    "CALLER": "number", "EXTEN": "exten", "DNID": "dialed",
 }
+_SECRET_RE = re.compile(r"((?:token|password|secret|api_key)=)[^,&)\s]+", re.I)
 
 
 class ProtocolError(Exception):
@@ -121,18 +122,27 @@ def _safe_call_id(value: Any) -> str | None:
     return cleaned if cleaned and CALL_ID_RE.match(cleaned) else None
 
 
+def redact(value: str) -> str:
+    """Tokens never reach the draft (a dial string such as v(token=...) is a channel variable)."""
+    return _SECRET_RE.sub(r"\1***", value)
+
+
 def caller_info(variables: Any, **known: Any) -> dict[str, Any]:
-    """The caller number/name and the channel's identity from PBX channel variables."""
-    info: dict[str, Any] = {k: v for k, v in known.items() if isinstance(v, str) and v}
+    """The caller number/name and the channel's identity from PBX channel variables
+    (`__CALLER_NUMBER` as inherited by the dialled channel counts as CALLER_NUMBER)."""
+    info: dict[str, Any] = {k: redact(v) for k, v in known.items() if isinstance(v, str) and v}
     if isinstance(variables, dict):
         for key, value in variables.items():
             if not isinstance(value, (str, int)) or value == "":
                 continue
-            name = CALLER_VARIABLES.get(str(key)) or CALLER_VARIABLES.get(str(key).upper())
+            plain = str(key).lstrip("_")
+            name = CALLER_VARIABLES.get(plain) or CALLER_VARIABLES.get(plain.upper())
             if name and name not in info:
-                info[name] = str(value)[:128]
-        info["variables"] = {str(k)[:64]: str(v)[:256] for k, v in list(variables.items())[:50]
-                             if isinstance(v, (str, int, float))}
+                info[name] = redact(str(value))[:128]
+        kept = {str(k)[:64]: redact(str(v))[:256] for k, v in list(variables.items())[:50]
+                if isinstance(v, (str, int, float)) and str(k).lower() not in ("token", "password", "api_key")}
+        if kept:
+            info["variables"] = kept
     return info
 
 
