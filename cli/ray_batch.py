@@ -159,13 +159,18 @@ def run_batch(address: str | None, paths: Iterable[str | Path], out: Path, *, se
     ensure_ray(address)
     cfg = RayDecoderOptions.parse(decoder)
     deploy(cfg, ModelOptions.from_settings(settings))           # the pool, before the actors ask for it
-    workers = workers or (2 * (cfg.max_replicas if cfg.autoscale else cfg.replicas))
+    workers = max(1, min(workers or (2 * (cfg.max_replicas if cfg.autoscale else cfg.replicas)), len(todo)))
+    free = ray.available_resources().get("CPU", 0.0)
+    if worker_cpus * workers > free:     # the replicas hold the cluster's CPUs: the actors would wait forever
+        print(f"{free:g} CPU free on the cluster (the decoder replicas hold the rest): the {workers} file "
+              f"worker(s) run without a CPU reservation", file=sys.stderr)
+        worker_cpus = 0.0
     in_cluster = f"ray?app={cfg.app}&lanes={max(2, cfg.lanes or 2)}&retry_s={cfg.retry_s}"
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = False
     ds = ray.data.from_items([{"path": str(p)} for p in todo], override_num_blocks=min(len(todo), 10_000))
     ds = ds.map(_FileWorker, fn_constructor_args=(settings, options, in_cluster, str(out), ticket),
-                concurrency=max(1, min(workers, len(todo))), num_cpus=worker_cpus)
+                concurrency=workers, num_cpus=worker_cpus)
     from tqdm import tqdm
 
     bar = tqdm(total=len(files), initial=skipped, desc="transcribe (ray)", unit="file", file=sys.stderr,
