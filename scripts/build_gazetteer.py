@@ -110,9 +110,15 @@ def street_shorts(name: str) -> list[str]:
     return [s for s in out if len(s) >= 2]
 
 
-def load_curated_roads(path: Path) -> list[tuple[str, list[str], list[str]]]:
+def load_curated_roads(path: Path) -> list[tuple[str, list[str], list[str], str]]:
+    """(road, districts, streets, source); lines after '# @source NAME' get that source (the
+    roads added later are 'curated-more': the ASR place correction leaves them to the extractor)."""
     rows = []
+    source = "curated"
     for ln, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith("# @source "):
+            source = line.split(None, 2)[2].strip()
+            continue
         if not line.strip() or line.startswith("#"):
             continue
         cols = line.split("\t")
@@ -120,7 +126,7 @@ def load_curated_roads(path: Path) -> list[tuple[str, list[str], list[str]]]:
             raise SystemExit(f"{path.name}:{ln}: need road<TAB>districts")
         streets = cols[2].split(",") if len(cols) > 2 and cols[2].strip() else []
         rows.append((cols[0].strip(), [d.strip() for d in cols[1].split(",")],
-                     [s.strip() for s in streets]))
+                     [s.strip() for s in streets], source))
     return rows
 
 
@@ -185,17 +191,17 @@ def build(tarball: Path) -> dict:
         if source not in r["sources"]:
             r["sources"].append(source)
 
-    for name, dists, sts in load_curated_roads(DATA_DIR / "curated_roads.tsv"):
+    for name, dists, sts, source in load_curated_roads(DATA_DIR / "curated_roads.tsv"):
         for d in dists:
             if d not in area_name.values():
                 raise SystemExit(f"curated road {name}: unknown district {d}")
         for d in dists:
-            add_road(name, d, None, "curated")
+            add_road(name, d, None, source)
         for st in sts:
             d = next((d for d in dists if st + "|" + d in street_district), None)
             if d is None:
                 raise SystemExit(f"curated road {name}: street {st} not in {dists}")
-            add_road(name, d, st, "curated")
+            add_road(name, d, st, source)
     compounds: dict[tuple[str, str, str], dict] = {}
     for v in villages:
         vn = v["name"]

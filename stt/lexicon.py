@@ -22,6 +22,9 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Last characters that can stand for a place suffix (路 heard as 陆/录, 区 as 去, 镇 as 阵 ...):
 # only windows ending in one of these are looked up, which keeps the scan cheap.
 _SUFFIX_SOUNDS = set("路陆录鹿露炉卢芦区去曲趣取渠镇阵振震真针珍街接节结界道到倒导岛弄农浓龙村存寸")
+# everyday words that end in a suffix sound (已经记录 is not 金齐路, 情况记录 not 广纪路)
+_WORD_ENDINGS = ("记录", "纪录", "目录", "登录", "收录", "笔录", "抄录", "语录", "实录", "道路", "马路", "思路",
+                 "线路", "出路", "走路", "一路", "进去", "出去", "过去", "回去", "下去", "上去")
 _FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"), ("iong", "ong"))
 
@@ -138,7 +141,8 @@ class PlaceCorrector:
                     out.append(window)
                     i += length
                     break
-                if window[-1] not in _SUFFIX_SOUNDS or any(window.startswith(w) for w in me.stopwords):
+                if window[-1] not in _SUFFIX_SOUNDS or any(window.startswith(w) for w in me.stopwords) \
+                        or window.endswith(_WORD_ENDINGS):
                     continue
                 name = me._match(window)
                 if name:
@@ -163,7 +167,8 @@ def gazetteer_names(path: str | Path | None = None) -> list[str]:
     data = json.loads(path.read_text(encoding="utf-8"))
     names = [d["name"] for d in data.get("districts", [])]
     names += [s["name"] for s in data.get("streets", [])]
-    names += [r["name"] for r in data.get("roads", [])]
+    # roads listed later without context ('curated-more') are matched by the extractor, not here
+    names += [r["name"] for r in data.get("roads", []) if set(r.get("sources", ["curated"])) != {"curated-more"}]
     if default:
         from nlp.gazetteer import read_overlay
 
