@@ -391,8 +391,8 @@ class Extractor:
         consult = d.appeal_type == "咨询" or any(
             c["value"] == "咨询" and c["confidence"] >= CONSULT_P for c in d.candidates.get("appeal_type", []))
         if res.kb is not None and text:
-            if self._kb_cache is None or self._kb_cache[0] != text:   # ranked by the caller's lines
-                self._kb_cache = (text, res.kb.search_call(text, k=KB_TOP))
+            if self._kb_cache is None or self._kb_cache[0] != (text, final):   # by the caller's lines
+                self._kb_cache = ((text, final), res.kb.search_call(text, k=KB_TOP, other=final))
             # a 求助/投诉 the KB answers gets its suggestion too, only when the article fits well
             hits = res.kb.suggest(self._kb_cache[1], consult, d.appeal_type)
             d.kb_ids = [h.id for h in hits]

@@ -135,18 +135,23 @@ class KnowledgeBase:
         return [KbHit(self.articles[i].id, self.articles[i].title, s, self.articles[i].answer,
                       self.articles[i].department) for s, i in ranked[:k]]
 
-    def search_call(self, text: str, k: int = 3, min_score: float | None = None) -> list[KbHit]:
+    def search_call(self, text: str, k: int = 3, min_score: float | None = None,
+                    other: bool = True) -> list[KbHit]:
         """Articles for a call transcript (one turn or segment a line): ranked by the caller's
         asking lines, the other lines together (the operator's answer) adding
-        ``options.other_weight`` of their score, never more than the caller's best. Each line is analysed once (memoised), so a
-        growing call costs only its new lines."""
-        caller, other = split_call(text)
-        if not (caller or other) or not self.articles:
+        ``options.other_weight`` of their score, never more than the caller's best. Each line is
+        analysed once (memoised), so a growing call costs only its new lines. ``other=False``
+        (live updates) ranks by the caller's lines alone when there are any: cheaper, and the
+        suggestion comes from what was asked, before the operator answers."""
+        caller, others = split_call(text)
+        if caller and not other:
+            others = []
+        if not (caller or others) or not self.articles:
             return []
         floor = self.options.min_score if min_score is None else min_score
         scores = self.index.score_terms(*self._lines(caller)) if caller else {}
-        if other and self.options.other_weight:
-            extra = self.index.score_terms(*self._lines(other))
+        if others and self.options.other_weight:
+            extra = self.index.score_terms(*self._lines(others))
             w = self.options.other_weight
             if scores and extra:   # the other lines can at most double the caller's best score
                 w = min(w, max(scores.values()) / max(extra.values()))
