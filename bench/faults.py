@@ -29,7 +29,8 @@ sys.path.insert(0, str(ROOT))
 from bench._common import machine  # noqa: E402
 from bench.faultkit import Context, Result, run_fault  # noqa: E402
 from bench.faultkit.calls import FAULTS as CALL_FAULTS  # noqa: E402
-from bench.faultkit.harness import Backend, Server, make_token  # noqa: E402
+from bench.faultkit.client import WsCall  # noqa: E402
+from bench.faultkit.harness import Backend, Server, call_pcm, make_token  # noqa: E402
 from bench.faultkit.inputs import FAULTS as INPUT_FAULTS  # noqa: E402
 from bench.faultkit.tickets import FAULTS as TICKET_FAULTS  # noqa: E402
 
@@ -37,6 +38,14 @@ FAULTS = {**CALL_FAULTS, **INPUT_FAULTS, **TICKET_FAULTS}
 # small limits so that fault 8 reaches them quickly (the defaults are far higher)
 SERVER_ENV = {"HOTLINE_WS_MAX_CONNECTIONS_PER_TOKEN": "20", "HOTLINE_WS_MAX_CALL_S": "7200",
               "HOTLINE_WS_HELLO_TIMEOUT_S": "10"}
+
+
+async def warm_up(ctx: Context) -> None:
+    call = WsCall(ctx.ws_url(), f"f-warmup-{time.time_ns()}")
+    await call.open()
+    await call.stream(call_pcm("dev-005.wav"), speed=0)
+    await call.end()
+    await call.close()
 
 
 def fault_kwargs(n: int, args: argparse.Namespace) -> dict:
@@ -60,6 +69,7 @@ async def run_backend(name: str, faults: list[int], args: argparse.Namespace, wo
                   for role in ("operator", "operator2", "fuzzer", "admin")}
         await asyncio.to_thread(server.start)
         ctx = Context(backend, server, tokens, home, speed=args.speed)
+        await warm_up(ctx)  # first-call loads are not counted as a fault's memory growth
         for n in faults:
             if not server.alive:
                 await asyncio.to_thread(server.start)

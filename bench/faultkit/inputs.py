@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from bench.faultkit import Context, Result
-from bench.faultkit.harness import HOTLINE, WsCall, call_pcm, lost_and_duplicated, pcm16
+from bench.faultkit.client import WsCall, lost_and_duplicated
+from bench.faultkit.harness import HOTLINE, call_pcm, pcm16
 from bench.faultkit.signals import SIGNALS, bad_files
 
 # draft fields that must stay empty when nobody spoke
@@ -299,7 +300,7 @@ async def _call_too_long(ctx: Context, res: Result, limit_s: float) -> None:
     await call.close()
 
 
-async def fuzz(ctx: Context, call_limit_s: float = 60.0, restart: bool = True) -> Result:
+async def fuzz(ctx: Context, call_limit_s: float = 60.0, restart: bool = True, max_hangup_s: float = 15.0) -> Result:
     """(8) Fuzzed traffic on one token while an operator's call runs on another: no crash, the
     call is unaffected, the limits answer with clear errors."""
     res = ctx.result(8, "fuzzed websocket traffic and limits")
@@ -328,7 +329,7 @@ async def fuzz(ctx: Context, call_limit_s: float = 60.0, restart: bool = True) -
     res.lost_finals, res.duplicated_finals = len(lost), len(dup) + control.record.duplicates()
     res.figures["control_call"] = {"finals": len(control.record.texts()), "hangup_to_draft_s": hangup,
                                    "errors": [e.get("code") for e in control.record.errors]}
-    if hangup is None or hangup > 15 or control.record.errors:
+    if hangup is None or hangup > max_hangup_s or control.record.errors:
         res.error(f"the operator's call was affected (hang-up -> draft {hangup} s, errors {control.record.errors[:2]})")
     health = ctx.server.health()
     if health.get("status") != "ok":
