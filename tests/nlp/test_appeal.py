@@ -125,3 +125,16 @@ def test_cue_group_scores_once():
     assert one == 2.0 and 2.0 < two < 4.0                # repeats add a little, not a whole group
     neg = CueMatcher({"appeal": {"投诉": [["said", 1.2, ["投诉"]]]}, "appeal_negations": {"投诉": ["不是投诉"]}})
     assert "投诉" not in neg.appeal_scores("我不是投诉，我是想问问")
+
+
+def test_generator_teaches_the_confusable_cases():
+    from nlp.training.generate import GenOptions, generate
+
+    ex = [e for e in generate(GenOptions(per_category=12, seed=11)) if e.get("kind") != "hand"]
+    # a proposal called a complaint, an illegal act called a complaint: the word alone cannot decide
+    assert any(e["appeal_type"] == "建议" and "投诉" in e["text"] for e in ex)
+    assert any(e["appeal_type"] == "举报" and "投诉" in e["text"] and "举报" not in e["text"] for e in ex)
+    # operator formulas naming another type are mixed into calls
+    assert any(e["kind"] == "call" and e["appeal_type"] != "投诉" and "您的投诉" in e["text"] for e in ex)
+    # every appeal type occurs in categories that are usually framed otherwise
+    assert {e["appeal_type"] for e in ex if e["category"] == "streetlight"} >= {"投诉", "建议", "咨询", "表扬"}
