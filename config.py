@@ -40,6 +40,7 @@ class Settings:
     kb_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_KB", str(NLP_DATA / "kb.jsonl"))))
     # batch jobs and their uploads are removed this long after they finish
     job_retention_s: float = field(default_factory=lambda: float(_env("HOTLINE_JOB_RETENTION_S", "86400")))
+    open311_jurisdiction: str | None = field(default_factory=lambda: _env("HOTLINE_OPEN311_JURISDICTION"))
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'hotline.db'}"

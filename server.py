@@ -32,8 +32,9 @@ from web.auth import ROLES, Principal, TokenStore, install_log_redaction
 from web.calls import CallOptions, CallRegistry
 from web.jobs import JobManager
 from web.jobs import build_router as build_jobs_router
-from web.metrics import Metrics
+from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
 from web.open311 import build_router as build_open311_router
+from web.open311_store import StoreBackend
 from web.funasr import ws_funasr as serve_funasr_websocket
 from web.ws_call import ws_call as serve_call_websocket
 
@@ -234,13 +235,12 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     metrics.gauge("hotline_decode_queue_length", decode_queue_length, "Utterances waiting for the decoder")
     metrics.gauge("hotline_batch_files_pending", jobs.pending, "Batch files queued or running")
     metrics.gauge("hotline_model_loaded", lambda: 1.0 if res.pipeline_loaded else 0.0, "1 once the model is loaded")
-    metrics.gauge("hotline_digit_passes", decoder_stat("digit_passes"),
-                  "Finals decoded again for a broken phone number, since start")
-    metrics.gauge("hotline_digit_pass_seconds", decoder_stat("digit_seconds"),
-                  "Decoder seconds spent on those second passes, since start")
-    metrics.describe("hotline_stage_seconds", "histogram",
-                     "Per-stage latency: asr, nlp, ready_after_hangup (per call), batch_file")
-    metrics.describe("hotline_http_request_seconds", "histogram", "REST request latency by route")
+    metrics.counter_fn("hotline_digit_passes_total", decoder_stat("digit_passes"),
+                       "Finals decoded again for a broken phone number")
+    metrics.counter_fn("hotline_digit_pass_seconds_total", decoder_stat("digit_seconds"),
+                       "Decoder seconds spent on those second passes")
+    metrics.counter_fn("hotline_decoder_busy_seconds_total", decoder_stat("busy_seconds"),
+                       "Decoder time summed over its workers (partials and finals)")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -336,7 +336,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse, summary="Prometheus metrics")
     def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return PlainTextResponse(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     @app.get("/", include_in_schema=False)
     def index():
@@ -573,7 +573,8 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     app.include_router(api)
 
     # -- Open311 ----------------------------------------------------------------------------------
-    app.include_router(build_open311_router(_Open311Backend(res)))
+    app.include_router(build_open311_router(StoreBackend(lambda: res.store, res.categories, res.tokens),
+                                            jurisdiction=settings.open311_jurisdiction))
 
     # -- data mining (another module's router, when present) ---------------------------------------
     try:
@@ -584,45 +585,6 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
         app.include_router(mining_router, dependencies=[Depends(principal)])
 
     return app
-
-
-class _Open311Backend:
-    """Adapts the ticket store to web.open311."""
-
-    def __init__(self, res: Resources) -> None:
-        self.res = res
-
-    def categories(self) -> list[dict[str, Any]]:
-        return self.res.categories()
-
-    def list_tickets(self, *, category, states, start, end, limit):
-        filters: dict[str, Any] = {"category": category, "state": states, "date_from": start, "date_to": end}
-        return self.res.store.search(limit=limit, **{k: v for k, v in filters.items() if v})
-
-    def get_ticket(self, ticket_id: int) -> dict[str, Any] | None:
-        from ticketing import TicketNotFound
-
-        try:
-            return self.res.store.get(ticket_id)
-        except TicketNotFound:
-            return None
-
-    def create_ticket(self, fields: dict[str, Any], principal: Principal) -> int:
-        import uuid
-
-        store = self.res.store
-        call_id = "open311-" + uuid.uuid4().hex[:12]
-        draft = {"call_id": call_id, "transcript": "", **{k: v for k, v in fields.items() if k not in ("lat", "lon")}}
-        if fields.get("lat") is not None:
-            draft["location"] = {"lat": fields["lat"], "lon": fields["lon"]}
-        ticket_id = store.upsert_draft(draft, actor=f"open311:{principal.name}")
-        if fields.get("lat") is not None:
-            store.update(ticket_id, {"lat": fields["lat"], "lon": fields["lon"]}, actor=f"open311:{principal.name}")
-        store.submit(ticket_id, actor=f"open311:{principal.name}", note="Open311")
-        return ticket_id
-
-    def authenticate(self, token: str | None) -> Principal | None:
-        return self.res.tokens.verify(token)
 
 
 # -- search adapters (the nlp directories: loaded once per process, shared with the pipeline) --------

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = token.add_subparsers(dest="token_command", metavar="ACTION")
     create = sub.add_parser("create", help="create a token and print it (shown only once)")
     create.add_argument("--name", required=True, help="who uses it, e.g. an operator's name (unique)")
-    create.add_argument("--role", default="operator", choices=["admin", "operator"])
+    create.add_argument("--role", default="operator", choices=["admin", "operator", "open311"])
     create.add_argument("--db", metavar="URL")
     create.set_defaults(func=cmd_token_create)
     listing = sub.add_parser("list", help="list tokens (names and roles; tokens themselves are not stored)")

@@ -111,6 +111,7 @@ class StreamingTranscriber:
         self.asr_seconds = 0.0                  # decoder time spent on this call
         self.audio_seconds = 0.0
         self.final_timing: dict[int, tuple[float, float]] = {}  # id -> (submitted, decoded) monotonic
+        self.final_seconds: dict[int, float] = {}  # id -> decoder time of that final (server metrics)
 
     # -- input ----------------------------------------------------------------------------
     def feed_pcm16(self, data: bytes) -> None:
@@ -176,6 +177,7 @@ class StreamingTranscriber:
                 seg.text = res.text if res else ""
                 now = time.monotonic()
                 self.final_timing[seg.id] = (submitted, now)
+                self.final_seconds[seg.id] = res.seconds if res else 0.0
                 if seg.text:
                     self._finals.append(seg)
                     self._finals.sort(key=lambda s: (s.start, s.id))

@@ -19,7 +19,9 @@ from sqlalchemy.engine import Engine
 
 from ticketing.models import ApiToken
 
-ROLES = ("admin", "operator")
+ROLES = ("admin", "operator", "open311")
+STAFF_ROLES = ("admin", "operator")  # the console, the REST API and the call sockets
+OPEN311_ROLES = ("open311",)  # an application's api_key for Open311 POST requests, and nothing else
 TOKEN_PREFIX = "hl_"
 # The table belongs to the ticketing migrations (ticketing.models.ApiToken); this module owns the logic.
 api_token = ApiToken.__table__
@@ -79,8 +81,8 @@ class TokenStore:
             )
         return token
 
-    def verify(self, token: str | None) -> Principal | None:
-        """The principal for a valid token; None otherwise."""
+    def verify(self, token: str | None, roles: tuple[str, ...] = STAFF_ROLES) -> Principal | None:
+        """The principal for a valid token of one of `roles`; None otherwise."""
         if not token or not isinstance(token, str) or len(token) > 200:
             return None
         digest = hash_token(token.strip())
@@ -88,7 +90,7 @@ class TokenStore:
             row = conn.execute(
                 select(api_token.c.id, api_token.c.name, api_token.c.role).where(api_token.c.token_hash == digest)
             ).first()
-        if row is None or row.role not in ROLES:
+        if row is None or row.role not in roles:
             return None
         return Principal(token_id=row.id, name=row.name, role=row.role)
 

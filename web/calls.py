@@ -27,7 +27,7 @@ from typing import Any
 from web.auth import Principal
 from web.codecs import decoder
 from web.connection import Connection, NullConnection, dumps  # noqa: F401  (dumps: re-exported)
-from web.metrics import Metrics
+from web.metrics import Metrics, observe_final
 from web.protocol import CALL_ID_RE, CallHello, ProtocolError, error_message, parse_hello  # noqa: F401
 
 log = logging.getLogger("hotline.server.calls")
@@ -164,6 +164,7 @@ class LiveCall:
             self._final_ids.add(message.get("id"))
             self.finals.append(message)
             self.registry.metrics.inc("hotline_segments_final_total")
+            observe_final(self.registry.metrics, self.session, message.get("id"))
         elif kind == "draft":
             if message.get("final"):
                 return  # the server sends the final draft itself, once, after end()
@@ -296,7 +297,7 @@ class LiveCall:
             if self.ticket_id is None:
                 self.ticket_id = await self.registry.lookup_ticket_id(self.call_id)
             self.final_draft = self._with_ticket_id({"type": "draft", "final": True, "ticket": ticket})
-            self.registry.metrics.observe("hotline_stage_seconds", timings["ready_after_hangup_s"], stage="ready_after_hangup")
+            self.registry.metrics.observe("hotline_hangup_to_draft_seconds", timings["ready_after_hangup_s"])
             for stage in ("asr_s", "nlp_s"):
                 if isinstance(timings.get(stage), (int, float)):
                     self.registry.metrics.observe("hotline_stage_seconds", float(timings[stage]), stage=stage[:-2])

@@ -135,7 +135,8 @@ def test_tokens_admin_only(client, operator_token, admin_token):
     assert client.get("/api/me", headers=auth(new)).status_code == 401
 
 
-def test_open311_read_and_create(client, store, operator_token):
+def test_open311_read_and_create(client, store, tokens, operator_token):
+    app_key = tokens.create("open311-app", "open311")
     hidden = store.upsert_draft(draft("o311-draft"))  # drafts are not published
     tid = store.upsert_draft(draft("o311-1"))
     store.submit(tid)
@@ -170,19 +171,22 @@ def test_open311_read_and_create(client, store, operator_token):
     form = {"service_code": "streetlight", "address_string": "宝山区牡丹江路密山路口", "description": "路灯不亮"}
     refused = client.post("/open311/v2/requests.json", data=form)
     assert refused.status_code == 403 and refused.json()[0]["code"] == 403
-    created = client.post("/open311/v2/requests.json", data={**form, "api_key": operator_token})
+    staff = client.post("/open311/v2/requests.json", data={**form, "api_key": operator_token})
+    assert staff.status_code == 403, "an operator token is no Open311 api_key"
+    assert client.get("/api/tickets", headers=auth(app_key)).status_code == 401, "nor is an api_key a staff token"
+    created = client.post("/open311/v2/requests.json", data={**form, "api_key": app_key})
     assert created.status_code == 200
     new_id = int(created.json()[0]["service_request_id"])
     ticket = store.get(new_id)
     assert ticket["state"] == "submitted" and ticket["category"] == "streetlight"
     assert ticket["address"] == "宝山区牡丹江路密山路口"
     as_json = client.post("/open311/v2/requests.json", json={"service_code": "manhole", "lat": 31.25, "long": 121.4,
-                                                             "description": "井盖没了"}, headers=auth(operator_token))
+                                                             "description": "井盖没了"}, headers=auth(app_key))
     assert as_json.status_code == 200
     located = store.get(int(as_json.json()[0]["service_request_id"]))
     assert (located["lat"], located["lon"]) == (31.25, 121.4)
-    assert client.post("/open311/v2/requests.json", data={**form, "service_code": "x", "api_key": operator_token}).status_code == 400
-    assert client.post("/open311/v2/requests.json", data={"service_code": "manhole", "api_key": operator_token}).status_code == 400
+    assert client.post("/open311/v2/requests.json", data={**form, "service_code": "x", "api_key": app_key}).status_code == 400
+    assert client.post("/open311/v2/requests.json", data={"service_code": "manhole", "api_key": app_key}).status_code == 400
 
 
 def test_openapi_schema_validates(client):
@@ -191,7 +195,7 @@ def test_openapi_schema_validates(client):
     spec = client.get("/openapi.json").json()
     validate(spec)
     paths = spec["paths"]
-    for path in ("/api/tickets", "/api/tickets/{ticket_id}/dispatch", "/open311/v2/requests.json", "/metrics", "/healthz"):
+    for path in ("/api/tickets", "/api/tickets/{ticket_id}/dispatch", "/open311/v2/requests.{fmt}", "/metrics", "/healthz"):
         assert path in paths
     assert "HTTPBearer" in json.dumps(spec["components"]["securitySchemes"])
 

@@ -118,9 +118,10 @@ def test_live_call_streams_partials_finals_drafts_while_garbage_is_refused(real,
     import httpx
 
     metrics = httpx.get(f"{real['url']}/metrics", timeout=30).text
-    assert 'hotline_stage_seconds_count{stage="ready_after_hangup"}' in metrics
+    assert re.search(r"^hotline_hangup_to_draft_seconds_count [1-9]", metrics, re.M)
+    assert re.search(r"^hotline_utterance_to_final_seconds_count [1-9]", metrics, re.M)
     assert 'hotline_stage_seconds_count{stage="asr"}' in metrics
-    assert re.search(r"^hotline_digit_passes \d+$", metrics, re.M), "the digit pass counter is exported"
+    assert re.search(r"^hotline_digit_passes_total \d+\.0$", metrics, re.M), "the digit pass counter is exported"
     # the garbage client's own call still works
     bad.ws.send(pcm[:16000].tobytes()[:6400])
     bad.send_json({"type": "end"})
