@@ -113,3 +113,16 @@ def test_promtool_passes_on_a_scrape_after_a_real_call(settings, store, operator
     assert got[("hotline_stage_seconds_count", (("stage", "asr"),))] == 1.0
     assert got[("hotline_decoder_busy_seconds_total", ())] > 0
     assert ("hotline_digit_passes_total", ()) in got
+
+
+def test_dashboard_and_docs_use_only_metrics_the_server_declares(make_app, fake_pipeline):
+    from pathlib import Path
+
+    from web.metrics import METRICS
+
+    metrics = make_app(fake_pipeline).state.metrics
+    declared = set(METRICS) | set(metrics._callbacks.gauges) | set(metrics._callbacks.counters)
+    docs = Path(__file__).resolve().parents[2] / "docs" / "integration"
+    for name in ("grafana-dashboard.json", "prometheus.md"):
+        used = {re.sub(r"_(bucket|count|sum)$", "", m) for m in re.findall(r"hotline_[a-z_]+", (docs / name).read_text())}
+        assert used and used <= declared, (name, used - declared)
