@@ -187,3 +187,101 @@ def test_new_call_cannot_reuse_the_id_of_a_stored_ticket(make_app, fake_pipeline
     c.send_json(hello(call_id="t-old"))
     assert c.recv()["code"] == "call_exists"
     assert store.get(tid)["transcript"] == "旧通话" and "t-old" not in fake_pipeline.sessions
+
+
+# -- PBX dialects: Asterisk chan_websocket's MEDIA_START, AudioSocket (the real Asterisk: test_asterisk.py) --
+
+def _wait_ended(store, call_id: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ticket = store.get_by_call(call_id)
+        if ticket and (ticket.get("draft") or {}).get("timings"):
+            return ticket
+        time.sleep(0.05)
+    raise AssertionError(f"no final draft for {call_id}")
+
+
+def test_asterisk_media_start_with_bearer_header_ulaw_frames_and_close_as_hangup(
+        make_app, fake_pipeline, store, operator_token, live_server):
+    import json
+
+    from websockets.sync.client import connect
+
+    srv = live_server(make_app(fake_pipeline))
+    media_start = {"event": "MEDIA_START", "connection_id": "hotline", "channel": "WebSocket/hotline/0x1",
+                   "channel_id": "1761245643.7", "format": "ulaw", "optimal_frame_size": 160, "ptime": 20,
+                   "channel_variables": {"__CALLER_NUMBER": "13900001111", "DIALEDPEERNUMBER": "hotline/v(token=hl_x)"}}
+    with connect(f"{srv.ws_url}/ws/call", subprotocols=["media"], open_timeout=30,
+                 additional_headers={"Authorization": f"Bearer {operator_token}"}) as ws:
+        assert ws.subprotocol == "media"
+        ws.send(json.dumps(media_start))
+        for _ in range(125):  # 2.5 s of 8-kHz mu-law in 20-ms frames
+            ws.send(bytes([0xFF]) * 160)
+        ws.send(json.dumps({"event": "DTMF_END", "digit": "1"}))  # later events are ignored
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.5)  # a PBX gets no messages: chan_websocket would read them as commands
+    ticket = _wait_ended(store, "1761245643.7")  # no `end`: the close was the hang-up
+    assert ticket["draft"]["timings"]["audio_s"] == pytest.approx(2.5)  # 1 byte mu-law -> 1 sample
+    session = fake_pipeline.sessions["1761245643.7"]
+    assert (session.sample_rate, session.ended) == (8000, True)
+
+
+def test_media_start_plain_text_and_refusals(make_app, fake_pipeline, store, operator_token, live_server):
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    srv = live_server(make_app(fake_pipeline))
+    url = f"{srv.ws_url}/ws/call?token={operator_token}"
+    with connect(url, subprotocols=["media"], open_timeout=30) as ws:
+        ws.send("MEDIA_START connection_id:hotline channel:WebSocket/hotline/0x2 format:slin16 optimal_frame_size:640")
+        for _ in range(100):
+            ws.send(b"\x00\x00" * 320)
+    ticket = _wait_ended(store, "hotline")  # no channel_id in the plain-text form: connection_id
+    assert ticket["draft"]["timings"]["audio_s"] == pytest.approx(2.0)
+    with connect(url, subprotocols=["media"], open_timeout=30) as ws:
+        ws.send('{"event":"MEDIA_START","format":"g729","channel_id":"1.9"}')
+        assert '"bad_hello"' in ws.recv(timeout=5)
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd.code == 4400  # closed: Asterisk hangs up that leg
+    with connect(f"{srv.ws_url}/ws/call", open_timeout=30,
+                 additional_headers={"Authorization": "Bearer hl_wrong"}) as ws:
+        assert '"unauthorized"' in ws.recv(timeout=5)
+
+
+def test_audiosocket_any_frame_length_hangup_and_errors(make_app, fake_pipeline, store, live_server):
+    import socket
+    import uuid
+
+    from web.audiosocket import AudioSocketOptions, message, serve_alongside
+
+    app = make_app(fake_pipeline)
+    serve_alongside(app, AudioSocketOptions(port=0))
+    live_server(app)
+    port = app.state.audiosocket.port
+
+    call = uuid.uuid4()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(message(0x01, call.bytes))
+        pcm = b"\x01\x00" * 8000 * 3  # 3 s at 8 kHz, sent in odd-sized frames
+        for i in range(0, len(pcm), 333):
+            s.sendall(message(0x10, pcm[i:i + 333]))
+        s.sendall(message(0x03, b"5"))  # DTMF: ignored
+        s.sendall(message(0x00))  # hang-up
+        assert s.recv(10) == b""  # the server closes
+    ticket = _wait_ended(store, str(call))
+    assert ticket["draft"]["timings"]["audio_s"] == pytest.approx(3.0)
+
+    closed_call = uuid.uuid4()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # Asterisk 22: just closes
+        s.sendall(message(0x01, closed_call.bytes) + message(0x10, b"\x00\x00" * 1600))
+    assert _wait_ended(store, str(closed_call))["draft"]["timings"]["audio_s"] == pytest.approx(0.2)
+
+    for first in (message(0x10, b"\x00\x00" * 160), message(0x01, b"short")):  # no UUID first
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(first)
+            assert s.recv(10) == b"\xff\x00\x01\x02"  # error (frame), then close
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:  # a call that already has a ticket
+        s.sendall(message(0x01, call.bytes) + message(0x10, b"\x00\x00" * 160))
+        assert s.recv(10) == b"\xff\x00\x01\x02"
+    assert store.get_by_call(str(call))["draft"]["timings"]["audio_s"] == pytest.approx(3.0)  # not overwritten
