@@ -91,7 +91,7 @@ _LANE_ALIKE = "弄农浓龙隆笼梦孟蒙"
 _NO_ALIKE = "好浩豪毫耗"
 _ROOM_ALIKE = "是市事式"
 _HEARD_UNIT_RE = re.compile(
-    rf"([{_NUM_CHARS}]+)\s?(支弄|号楼|好楼|弄|号|栋|幢|单元|室|(?i:meng|nong|long)(?![a-z])|[{_LANE_ALIKE}{_NO_ALIKE}{_ROOM_ALIKE}路])")
+    rf"([{_NUM_CHARS}]+)\s?(支弄|号楼|好楼|弄|号|栋|幢|单元|室|组|(?i:meng|nong|long)(?![a-z])|[{_LANE_ALIKE}{_NO_ALIKE}{_ROOM_ALIKE}路])")
 _BARE_ROOM_RE = re.compile(rf"([{_NUM_CHARS}]{{3,4}})(?=[，。,.、！？!?\s]|$)")
 # hesitations and fillers between a road and its number, or between the parts of a number
 _FILLER = r"(?:嗯+|呃+|啊|那个|就是|好像是|大概是?|应该是|是|上面?的?|的)"
@@ -102,6 +102,8 @@ _LEAD_RE = re.compile(rf"(?:[，,、 …]{{0,3}}{_FILLER})?(?:[，,、 …]{{0,3
 def _canonical_unit(unit: str, value: int, previous: list[str], first: bool) -> str | None:
     if unit in ("支弄", "号楼", "弄", "号", "栋", "幢", "室"):
         return unit
+    if unit == "组":                      # 新桥村5组12号: the villagers' group, before the house number
+        return unit if not previous and value < 50 else None
     if unit == "单元":                    # 3栋2单元501室: after a building number
         return unit if previous and previous[-1] in ("号", "号楼", "栋", "幢") and value < 100 else None
     if unit == "好楼":

@@ -149,3 +149,8 @@ def test_place_key_of_estates():
 
     assert place_key(district="普陀区", address="普陀区中远两湾城12号楼") == "普陀区|中远两湾城"
     assert place_key(district="浦东新区", address="浦东新区明月华庭2栋1单元602室") == "浦东新区|明月华庭"
+
+
+def test_village_group_and_house_number(ex):
+    r = ex.extract("我是青浦区练塘镇的，住在东田村，五组十二号，门口河道有人倒垃圾。")
+    assert r.address.value == "青浦区练塘镇东田村5组12号"
