@@ -18,18 +18,15 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from config import Settings
+from nlp.draft import SCHEMA_FIELDS
 from stt.transcribe import DecoderPool, Segment, StreamingTranscriber, TranscriberOptions, load_decoder
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[dict], None]
 
-# The draft keys of nlp/data/draft_ticket.schema.json (used when the extractor is not available).
-DRAFT_KEYS = (
-    "call_id", "transcript", "segments", "appeal_type", "category", "category_l1", "urgency",
-    "district", "street", "road", "address", "landmark", "location", "department", "co_handler",
-    "company", "caller_name", "phone", "kb_ids", "summary", "confidence", "deadlines", "timings",
-)
+# The draft's field names, one definition (nlp/draft.py: a dependency-free module of the schema).
+DRAFT_KEYS = SCHEMA_FIELDS
 
 
 def _load_nlp() -> tuple[Any, Any]:

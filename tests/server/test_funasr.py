@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-import threading
-import time
 
 import numpy as np
 import pytest
@@ -112,12 +110,9 @@ def test_socket_auth_by_query_or_header_and_refusals(make_app, fake_pipeline, li
 
 @pytest.fixture(scope="module")
 def real_server(tmp_path_factory):
-    import socket
-
-    import uvicorn
-
     from config import Settings
     from server import ServerOptions, create_app
+    from tests.server.conftest import LiveServer
     from ticketing import TicketStore
     from web.auth import TokenStore
 
@@ -126,20 +121,9 @@ def real_server(tmp_path_factory):
     store = TicketStore(settings.db_url())
     token = TokenStore.for_store(store).create("funasr-client", "operator")
     app = create_app(settings, options=ServerOptions(preload=True), store=store)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.05)
-    app.state.resources.pipeline()
-    yield {"url": f"ws://127.0.0.1:{port}/ws/funasr?token={token}", "store": store, "app": app}
-    server.should_exit = True
-    thread.join(timeout=60)
+    with LiveServer(app) as live:
+        app.state.resources.pipeline()
+        yield {"url": f"{live.ws_url}/ws/funasr?token={token}", "store": store, "app": app}
     store.close()
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import threading
 import time
 
 import numpy as np
@@ -68,30 +67,19 @@ def test_promtool_passes_on_a_scrape_after_a_real_call(settings, store, operator
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (Debian package `prometheus`; `make test` installs it as root)")
-    import socket
-
     import httpx
-    import uvicorn
     from websockets.sync.client import connect
 
     from server import ServerOptions, create_app
     from stt.audio import load_audio
+    from tests.server.conftest import LiveServer
 
     app = create_app(settings, options=ServerOptions(preload=True), store=store)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            assert thread.is_alive(), "server did not start"
-            time.sleep(0.05)
+    with LiveServer(app) as live:
         app.state.resources.pipeline()
         pcm = (np.clip(load_audio(calls_dir / "dev-002.wav").samples.mean(axis=0), -1, 1) * 32767).astype("<i2")
         pcm = pcm[: 16000 * 12]  # the first 12 s: a few utterances
-        with connect(f"ws://127.0.0.1:{port}/ws/call?token={operator_token}", open_timeout=30) as ws:
+        with connect(f"{live.ws_url}/ws/call?token={operator_token}", open_timeout=30) as ws:
             ws.send('{"type": "hello", "sample_rate": 16000, "channels": 1, "call_id": "metrics-call"}')
             for i in range(0, len(pcm), 1600):
                 ws.send(pcm[i:i + 1600].tobytes())
@@ -99,10 +87,7 @@ def test_promtool_passes_on_a_scrape_after_a_real_call(settings, store, operator
             ws.send('{"type": "end"}')
             while '"final": true' not in (msg := ws.recv(timeout=120)) or '"draft"' not in msg:
                 pass
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
-    finally:
-        server.should_exit = True
-        thread.join(timeout=60)
+        text = httpx.get(f"{live.url}/metrics", timeout=30).text
     check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout + check.stderr
     got = samples(text)
