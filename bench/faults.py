@@ -30,7 +30,7 @@ from bench._common import machine  # noqa: E402
 from bench.faultkit import Context, Result, run_fault  # noqa: E402
 from bench.faultkit.calls import FAULTS as CALL_FAULTS  # noqa: E402
 from bench.faultkit.client import WsCall  # noqa: E402
-from bench.faultkit.harness import Backend, Server, call_pcm, make_token  # noqa: E402
+from bench.faultkit.harness import Backend, Server, call_pcm, make_tokens  # noqa: E402
 from bench.faultkit.inputs import FAULTS as INPUT_FAULTS  # noqa: E402
 from bench.faultkit.tickets import FAULTS as TICKET_FAULTS  # noqa: E402
 
@@ -65,8 +65,7 @@ async def run_backend(name: str, faults: list[int], args: argparse.Namespace, wo
     server = Server(backend, grace_s=args.grace, env=SERVER_ENV)
     results: list[Result] = []
     try:
-        tokens = {role: make_token(backend, f"faults-{role}", "admin" if role == "admin" else "operator")
-                  for role in ("operator", "operator2", "fuzzer", "admin")}
+        tokens = make_tokens(backend)
         await asyncio.to_thread(server.start)
         ctx = Context(backend, server, tokens, home, speed=args.speed)
         await warm_up(ctx)  # first-call loads are not counted as a fault's memory growth

@@ -185,6 +185,15 @@ def make_token(backend: Backend, name: str, role: str = "operator") -> str:
     return found[-1]
 
 
+TOKEN_ROLES = {"operator": "operator", "operator2": "operator", "fuzzer": "operator", "admin": "admin",
+               "open311": "open311"}
+
+
+def make_tokens(backend: Backend) -> dict[str, str]:
+    """The tokens every fault uses, by name: two operators, a fuzzer, an admin and an Open311 api_key."""
+    return {name: make_token(backend, f"faults-{name}", role) for name, role in TOKEN_ROLES.items()}
+
+
 class Server:
     """`hotline serve` on a free loopback port, its log in home/server-N.log."""
 

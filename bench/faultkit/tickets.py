@@ -11,8 +11,8 @@ from bench.faultkit import Context, Result
 
 
 def _new_ticket(ctx: Context, n: int) -> int:
-    """A submitted complaint, made through Open311 (the public create route)."""
-    status, body = ctx.server.api("POST", "/open311/v2/requests.json", ctx.tokens["operator"], {
+    """A submitted complaint, made through Open311 (the public create route, with its api_key)."""
+    status, body = ctx.server.api("POST", "/open311/v2/requests.json", ctx.tokens["open311"], {
         "service_code": "streetlight", "address_string": f"宝山区牡丹江路{n}号", "description": "路灯不亮",
         "attribute": {"district": "宝山区", "appeal_type": "投诉"}})
     if status != 200:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.faultkit import Context, run_fault
 from bench.faultkit.calls import client_vanishes
-from bench.faultkit.harness import Backend, Server, make_token
+from bench.faultkit.harness import Backend, Server, make_tokens
 from bench.faultkit.inputs import bad_recordings, fuzz, not_speech
 from bench.faultkit.tickets import two_operators
 
@@ -22,8 +22,7 @@ CALL_LIMIT_S = 50.0  # above fault 1's 28 s and the 47 s control call, below fau
 def ctx(tmp_path_factory):
     home = tmp_path_factory.mktemp("faults")
     backend = Backend.sqlite(home)
-    tokens = {role: make_token(backend, f"faults-{role}", "admin" if role == "admin" else "operator")
-              for role in ("operator", "operator2", "fuzzer", "admin")}
+    tokens = make_tokens(backend)
     server = Server(backend, grace_s=2.0, env={"HOTLINE_WS_MAX_CONNECTIONS_PER_TOKEN": "20",
                                                 "HOTLINE_WS_HELLO_TIMEOUT_S": "5",
                                                 "HOTLINE_WS_MAX_CALL_S": str(CALL_LIMIT_S)}).start()
