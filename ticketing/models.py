@@ -46,6 +46,11 @@ class Call(SQLModel, table=True):
     timings: Optional[dict[str, Any]] = Field(default=None, sa_type=sa.JSON)
     started_at: Optional[datetime] = Field(default=None, sa_type=LocalDateTime)
     ended_at: Optional[datetime] = Field(default=None, sa_type=LocalDateTime)
+    # the live call's lease (ticketing/leases.py): the `hotline serve` holding it, its last
+    # heartbeat (epoch seconds; NULL once the call ended), and the operator (token name) it is for
+    server_id: Optional[str] = Field(default=None, max_length=64)
+    lease_at: Optional[float] = Field(default=None, index=True)
+    operator: Optional[str] = Field(default=None, max_length=64)
 
 
 class TranscriptSegment(SQLModel, table=True):
