@@ -62,6 +62,35 @@ def _deadlines(appeal_type: str | None, urgency: str | None, start: datetime) ->
 
 
 @dataclass
+class CallResume:
+    """A call taken over from a server that died (web/leases.py): what the store holds of it.
+
+    The new session feeds `segments` (the stored finals, dicts as `TicketStore.segments` gives
+    them) to the extractor, so its draft keeps them, and to the transcriber as context; new
+    finals get ids after theirs, and the audio fed from now on starts at `audio_from` seconds
+    (the end of the last stored final: the client re-sends from there). `interrupted`: no more
+    audio will come (a survivor finishing an orphaned call), noted in the draft's timings."""
+
+    segments: list[dict] = field(default_factory=list)
+    started_at: datetime | None = None
+    interrupted: bool = False
+
+    @property
+    def audio_from(self) -> float:
+        return max((float(s.get("end") or 0.0) for s in self.segments), default=0.0)
+
+    def as_segments(self, channels: int) -> list[Segment]:
+        out = []
+        for s in self.segments:
+            if not s.get("text"):
+                continue
+            channel = 1 if channels == 2 and s.get("speaker") == "caller" else 0
+            out.append(Segment(int(s["id"]), float(s["start"]), float(s["end"]), str(s["text"]), s.get("speaker"),
+                               True, channel))
+        return out
+
+
+@dataclass
 class Pipeline:
     settings: Settings
     decoder: DecoderPool
@@ -104,15 +133,15 @@ class Pipeline:
     def open_call(self, call_id: str | None = None, sample_rate: int = 16000, channels: int = 1,
                   hotwords: Iterable[str] = (), on_event: EventHandler | None = None,
                   options: TranscriberOptions | None = None, meta: dict | None = None,
-                  adapt_hotwords: bool = True) -> "CallSession":
+                  adapt_hotwords: bool = True, resume: CallResume | None = None) -> "CallSession":
         """adapt_hotwords: feed the place names the extractor finds back to the transcriber as
         hotwords for the call's later utterances (live calls). Recordings decoded as fast as
         possible pass False: their utterances are all queued before the first is decoded, so
         the hotwords would depend only on thread timing, and the same file must always give the
-        same transcript."""
+        same transcript. resume: a call another server started (CallResume)."""
         call_id = call_id or f"call-{datetime.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
         session = CallSession(self, call_id, sample_rate, channels, tuple(hotwords), on_event, options, meta or {},
-                              adapt_hotwords)
+                              adapt_hotwords, resume)
         self.calls[call_id] = session
         return session
 
@@ -129,12 +158,14 @@ class CallSession:
 
     def __init__(self, pipeline: Pipeline, call_id: str, sample_rate: int, channels: int,
                  hotwords: tuple[str, ...], on_event: EventHandler | None,
-                 options: TranscriberOptions | None, meta: dict, adapt_hotwords: bool = True) -> None:
+                 options: TranscriberOptions | None, meta: dict, adapt_hotwords: bool = True,
+                 resume: CallResume | None = None) -> None:
         self.pipeline = pipeline
         self.call_id = call_id
         self.on_event = on_event
         self.meta = meta
-        self.started_at = datetime.now(timezone.utc)
+        self.resume = resume
+        self.started_at = (resume.started_at if resume and resume.started_at else None) or datetime.now(timezone.utc)
         self._base_hotwords = hotwords
         self._lock = threading.RLock()
         self.nlp_seconds = 0.0
@@ -147,10 +178,36 @@ class CallSession:
         self._draft: dict | None = None
         self.final_draft: dict | None = None
         self.adapt_hotwords = adapt_hotwords
+        prior = resume.as_segments(channels) if resume else []
         self.transcriber = StreamingTranscriber(
             pipeline.decoder, sample_rate=sample_rate, channels=channels, hotwords=hotwords,
             on_segment=self._on_segment, call_id=call_id, options=options,
+            prior=prior, time_offset=resume.audio_from if resume else 0.0,
         )
+        if prior:
+            self._replay(prior)
+
+    def _replay(self, prior: list[Segment]) -> None:
+        """A taken-over call: the stored finals go through the extractor again (not stored, not
+        emitted: the store has them and the server re-sends what the client lacks)."""
+        with self._lock:
+            if self.extractor is None:
+                self._draft = self._complete(None)
+                return
+            t0 = time.perf_counter()
+            draft = None
+            try:
+                for seg in prior:
+                    draft = self.extractor.update(seg)
+            except Exception:
+                log.exception("extractor.update failed replaying call %s", self.call_id)
+            self.nlp_seconds += time.perf_counter() - t0
+            self._draft = self._complete(draft)
+
+    @property
+    def draft(self) -> dict | None:
+        """The latest (non-final) draft."""
+        return self._draft
 
     # -- audio in ----------------------------------------------------------------------------
     def feed(self, samples: np.ndarray) -> None:
@@ -267,6 +324,10 @@ class CallSession:
             "nlp_s": round(self.nlp_seconds, 3),
             "ready_after_hangup_s": round(time.monotonic() - hangup, 3),
         }
+        if self.resume is not None:  # finished on another server than the one it started on
+            d["timings"]["taken_over"] = True
+            if self.resume.interrupted:
+                d["timings"]["interrupted"] = True
         self.final_draft = d
         self._emit({"type": "draft", "final": True, "ticket": d})
         self._store_draft(d)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from config import Settings
 from web.auth import ROLES, Principal, TokenStore, install_log_redaction
 from web.calls import CallOptions, CallRegistry
+from web.leases import attach_leases
 from web.jobs import JobManager
 from web.jobs import build_router as build_jobs_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
@@ -197,6 +198,15 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     registry = CallRegistry(res.pipeline, options=options.calls, executor=executor, metrics=metrics,
                             lookup_ticket_id=lookup_ticket_id, lookup_call=lookup_call)
 
+    def stored_call(call_id: str) -> dict[str, Any]:
+        """What the store holds of a call, with or without a ticket (a takeover continues from it)."""
+        ticket = res.store.get_by_call(call_id)
+        return {"ticket_id": ticket["id"] if ticket else None, "draft": (ticket or {}).get("draft"),
+                "segments": res.store.segments(call_id)}
+
+    # several servers on one database carry each other's calls (web/leases.py, docs/scale.md)
+    leases = attach_leases(registry, res.store, stored_call)
+
     def run_file(path: str, call_id: str) -> dict[str, Any]:
         pipe = res.pipeline()
         runner = getattr(pipe, "process_file", None)
@@ -249,8 +259,12 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
         if options.preload and not res.pipeline_loaded:
             # in the background: /healthz answers (not ready) while the model loads
             loop.run_in_executor(executor, _preload)
+        if leases is not None:
+            leases.start()
         yield
         await registry.shutdown()
+        if leases is not None:
+            await leases.stop()
         jobs.stop()
         executor.shutdown(wait=False, cancel_futures=True)
 
@@ -325,6 +339,8 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     @app.get("/healthz", tags=["ops"], summary="Liveness and readiness")
     def healthz() -> JSONResponse:
         body = {"status": "ok", "model_loaded": res.pipeline_loaded, "calls_live": registry.live}
+        if leases is not None:
+            body["server_id"] = leases.server_id
         if res.pipeline_error:
             body.update(status="degraded", model_error=res.pipeline_error)
         try:

@@ -86,7 +86,11 @@ class StreamingTranscriber:
 
     def __init__(self, decoder: DecoderPool, *, sample_rate: int = SAMPLE_RATE, channels: int = 1,
                  hotwords: Iterable[str] = (), on_segment: Callable[[Segment], None] | None = None,
-                 call_id: str | None = None, options: TranscriberOptions | None = None) -> None:
+                 call_id: str | None = None, options: TranscriberOptions | None = None,
+                 prior: Iterable[Segment] = (), time_offset: float = 0.0) -> None:
+        """prior / time_offset: a call taken over from another server (web/leases.py): its stored
+        finals (context for the next decode, and in `.segments`), new ids after theirs, and the
+        audio fed from now on starts `time_offset` seconds into the call."""
         self.decoder = decoder
         self.options = options or decoder.options
         self.call_id = call_id
@@ -96,13 +100,15 @@ class StreamingTranscriber:
         self._hotwords = tuple(dict.fromkeys(w for w in hotwords if w))
         self._converter = PcmConverter(sample_rate, channels)
         self._channels = [_Channel(i, self.options.vad) for i in range(channels)]
-        self._ids = itertools.count()
+        prior = sorted(prior, key=lambda seg: (seg.start, seg.id))
+        self.time_offset = float(time_offset)
+        self._ids = itertools.count(max((seg.id for seg in prior), default=-1) + 1)
         self._lock = threading.RLock()
         self._done = threading.Condition(self._lock)
         self._pending_finals = 0
         self._order: collections.deque[_PendingFinal] = collections.deque()  # finals not yet emitted
         self._emit_lock = threading.Lock()
-        self._finals: list[Segment] = []
+        self._finals: list[Segment] = list(prior)
         self._chain: collections.deque[DecodeJob] = collections.deque()  # finals waiting for their context
         self._chain_busy = False        # a final of this call is being decoded (context_chars > 0)
         self.ended = False
@@ -156,17 +162,21 @@ class StreamingTranscriber:
         utt.closed = True
         if ev.end is None:  # too short to be speech
             if utt.partial_shown:
-                self._emit(Segment(utt.id, ev.start / SAMPLE_RATE, ch.vad.position / SAMPLE_RATE, "",
+                self._emit(Segment(utt.id, self._t(ev.start), self._t(ch.vad.position), "",
                                    self._speaker(ch), True, ch.index))
             return
         self._submit_final(ch, utt, ev.start, ev.end)
+
+    def _t(self, sample: int) -> float:
+        """Seconds from the call's start of a sample position in the audio fed here."""
+        return sample / SAMPLE_RATE + self.time_offset
 
     def _speaker(self, ch: _Channel) -> str | None:
         return SPEAKERS[ch.index] if self.channels == 2 else None
 
     def _submit_final(self, ch: _Channel, utt: _Utterance, start: int, end: int) -> None:
         audio = ch.slice(start, end)
-        seg = Segment(utt.id, start / SAMPLE_RATE, end / SAMPLE_RATE, "", self._speaker(ch), True, ch.index)
+        seg = Segment(utt.id, self._t(start), self._t(end), "", self._speaker(ch), True, ch.index)
         submitted = time.monotonic()
 
         entry = _PendingFinal(seg, utt)
@@ -255,7 +265,7 @@ class StreamingTranscriber:
         utt.partial_pos = pos
         utt.partial_pending = True
         audio = ch.slice(utt.start, pos)
-        start_s, end_s = utt.start / SAMPLE_RATE, pos / SAMPLE_RATE
+        start_s, end_s = self._t(utt.start), self._t(pos)
 
         def done(res: DecodeResult | None) -> None:
             with self._lock:

@@ -49,6 +49,8 @@ class CallOptions:
     hello_timeout_s: float = field(default_factory=lambda: _env_num("HOTLINE_WS_HELLO_TIMEOUT_S", 30.0))
     max_call_s: float = field(default_factory=lambda: _env_num("HOTLINE_WS_MAX_CALL_S", 4 * 3600.0))
     max_feed_bytes: int = 1 << 20  # queued frames are joined into one feed of up to this much audio
+    # a live call's lease in the shared store (web/leases.py): heartbeat every lease_s / 3
+    lease_s: float = field(default_factory=lambda: _env_num("HOTLINE_LEASE_S", 6.0))
 
 
 def _env_num(name: str, default: Any) -> Any:
@@ -111,18 +113,21 @@ class LiveCall:
         self._finish_task: asyncio.Task | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._lookup: asyncio.Task | None = None
+        self.ready_extra: dict[str, Any] = {}  # said once in `ready` (a takeover: taken_over, audio_from)
         self._loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         opts = registry.options
         self.max_frame_bytes = int(sample_rate * channels * 2 * opts.max_frame_ms / 1000)
 
     # -- set-up -----------------------------------------------------------------------------
-    async def start(self, hotwords: list[str], language: str | None) -> None:
+    async def start(self, hotwords: list[str], language: str | None, resume: Any = None) -> None:
         pipeline = await self.registry.get_pipeline()
         kwargs: dict[str, Any] = dict(
             call_id=self.call_id, sample_rate=self.sample_rate, channels=self.channels,
             hotwords=tuple(hotwords), on_event=self._from_pipeline,
         )
+        if resume is not None:  # taken over from a server that died (web/leases.py)
+            kwargs["resume"] = resume
         if self.caller:
             kwargs["meta"] = {"source": self.source, "caller": self.caller}
         if language:
@@ -311,6 +316,8 @@ class LiveCall:
             self.ended = True
             self.registry.metrics.inc("hotline_calls_total")
             self.registry.schedule_forget(self)
+            if self.registry.leases is not None:
+                await self.registry.leases.release(self.call_id)
         if self.final_draft is not None and self.conn is not None:
             self.conn.send(self.final_draft)
         return self.final_draft
@@ -333,8 +340,10 @@ class LiveCall:
                 "last_segment_id": self.finals[-1].get("id") if self.finals else None,
                 "ended": self.ended,
                 "ticket_id": self.ticket_id,
+                **self.ready_extra,
             }
         )
+        self.ready_extra = {}
         if resume_from is not None or old is not None:
             for message in self.finals:
                 seg_id = message.get("id")
@@ -386,6 +395,7 @@ class CallRegistry:
         self.metrics = metrics
         self._lookup_ticket_id = lookup_ticket_id
         self._lookup_call = lookup_call  # call_id -> {ticket_id, draft, segments} from the store
+        self.leases: Any = None  # web.leases.LeaseKeeper when the store is shared (set by server.py)
         self.calls: dict[str, LiveCall] = {}
         self.sockets: dict[str, int] = {}  # open sockets per token name
         self._forget: dict[str, asyncio.TimerHandle] = {}
@@ -473,6 +483,11 @@ class CallRegistry:
             existing.attach(conn, hello.resume_from)
             return existing
         if hello.resume_from is not None and call_id:
+            if self.leases is not None:  # live when its server died: carried on here
+                adopted = await self.leases.take_over(hello, principal, conn)
+                if adopted is not None:
+                    self.metrics.inc("hotline_calls_started_total")
+                    return adopted
             if await self.resume_stored(call_id, hello.resume_from, conn):
                 return None  # told what the store holds; the socket may start a new call
             raise ProtocolError("unknown_call", f"call {call_id} is not live any more (ended or grace period over)")
@@ -487,10 +502,17 @@ class CallRegistry:
                         source=hello.source, caller=hello.caller)
         self.calls[call_id] = call  # registered before the await so a racing duplicate hello resumes it
         try:
+            if self.leases is not None:
+                await self.leases.start_call(call_id, principal, hello)
             await call.start(hello.hotwords, hello.language)
+        except ProtocolError:
+            self.calls.pop(call_id, None)
+            raise
         except Exception as exc:
             self.calls.pop(call_id, None)
             log.exception("opening call %s failed", call_id)
+            if self.leases is not None:
+                await self.leases.release(call_id)
             raise ProtocolError("internal", f"could not start the call: {exc}") from exc
         call.attach(conn, None)
         self.metrics.inc("hotline_calls_started_total")

@@ -40,6 +40,7 @@ class ProtocolError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.extra: dict[str, Any] = {}  # more fields of the error message (e.g. retry_after_s)
 
 
 def error_message(code: str, message: str) -> dict[str, Any]:

@@ -145,7 +145,7 @@ async def serve_socket(ws: WebSocket, principal: Principal, registry: CallRegist
                 else:
                     raise ProtocolError("bad_message", f"unknown message type {kind!r}")
             except ProtocolError as exc:
-                conn.send(error_message(exc.code, exc.message))
+                conn.send({**error_message(exc.code, exc.message), **exc.extra})
     except WebSocketDisconnect:
         pass
     except Exception:  # never let one socket's bug reach the server

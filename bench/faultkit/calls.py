@@ -109,11 +109,16 @@ async def server_killed(ctx: Context) -> Result:
                        draft_segments=len(((ticket or {}).get("draft") or {}).get("segments") or []))
     again = WsCall(ctx.ws_url(), call_id)
     answer = await again.open(resume_from=max(received) if received else -1)
+    if answer.get("taken_over"):
+        await again.end(60)  # hang up the carried-on call: its final draft comes as for any call
     await again.wait(lambda r: r.final_draft is not None, 20)
     await again.close()
-    res.figures["reconnect_answer"] = {k: answer.get(k) for k in ("type", "code", "resumed", "ended", "state",
+    res.figures["reconnect_answer"] = {k: answer.get(k) for k in ("type", "code", "resumed", "ended", "taken_over",
                                                                   "ticket_id", "last_segment_id")}
-    told = answer.get("type") == "ready" and answer.get("ended") and answer.get("ticket_id") == (ticket or {}).get("id")
+    # the restarted server (a new server id) either takes the call over (its lease ran out while the
+    # server restarted: web/leases.py) or, once the call was finished, answers from the store
+    told = (answer.get("type") == "ready" and (answer.get("ended") or answer.get("taken_over"))
+            and answer.get("ticket_id") == (ticket or {}).get("id"))
     if not told:
         res.error(f"reconnecting client was not told the call's state: {answer}")
     if ticket is None:
