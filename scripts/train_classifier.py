@@ -3,6 +3,7 @@
     source .venv/bin/activate
     python scripts/train_classifier.py                      # ~2-4 min on 2 cores
     python scripts/train_classifier.py --eval /work/shared/corpus/dev/labels.jsonl
+    python scripts/train_classifier.py --category-from nlp/data/classifier   # appeal side only, ~30 s
 
 Trains on synthetic calls from nlp/training/ (vocab.json + appeal.json + generate.py +
 handwritten.jsonl) only; the labelled dev corpora are never trained on, ``--eval`` just reports
@@ -56,14 +57,15 @@ def build(taxonomy: dict, cues: dict, hash_bits: int = 15) -> spacy.Language:
     return nlp
 
 
-def fit_combine(clf: Classifier, held: list[dict], appeal_prior: float = 0.5) -> dict[str, CombineOptions]:
+def fit_combine(clf: Classifier, held: list[dict], appeal_prior: float = 0.5,
+                category: CombineOptions | None = None) -> dict[str, CombineOptions]:
     """Per field: grid-search the mixing weights for accuracy (ties: lower log-loss), then
     the temperature for log-loss. `held` uses phrasings kept out of training. The weight of
     the appeal type's category prior is set, not fitted: the generator frames most calls
     independently of their topic on purpose, so synthetic calls cannot measure it."""
     analyses = [clf.analyse(ex["text"]) for ex in held]
     pairs_ = [(a, ex) for a, ex in zip(analyses, held) if a is not None]
-    fitted: dict[str, CombineOptions] = {}
+    fitted: dict[str, CombineOptions] = {} if category is None else {"category": category}
 
     def run(field: str, o: CombineOptions, bins: list | None = None) -> tuple[float, float]:
         acc, nll, n = 0, 0.0, 0
@@ -84,6 +86,8 @@ def fit_combine(clf: Classifier, held: list[dict], appeal_prior: float = 0.5) ->
         return acc / n, nll / n
 
     for field in ("category", "appeal"):
+        if field in fitted:   # kept from an existing pipeline (--category-from)
+            continue
         best = None
         for mw in (0.3, 0.6, 1.0):
             for cw in (0.0, 0.3, 0.6, 1.0, 1.5):
@@ -164,6 +168,9 @@ def main() -> None:
     ap.add_argument("--per-category", type=int, default=GenOptions.per_category)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--dump", type=Path, default=None, help="also write the generated examples here (jsonl)")
+    ap.add_argument("--category-from", type=Path, default=None,
+                    help="keep this pipeline's category textcat and its mixing weights (e.g. the shipped "
+                         "nlp/data/classifier): retrain the appeal side only, the category does not churn")
     ap.add_argument("--eval", type=Path, default=None, help="labels.jsonl to report accuracy on (never trained on)")
     a = ap.parse_args()
 
@@ -213,21 +220,33 @@ def main() -> None:
     nlp.get_pipe(CATEGORY_PIPE).initialize(lambda: [x[1] for x in train_ex[:500]], nlp=nlp, labels=codes)
     mask.initialize(cues=cues, meta=meta)
     optimizer = nlp.create_optimizer()
-    for epoch in range(a.epochs):
+    kept = None
+    if a.category_from:
+        src = spacy.load(a.category_from)
+        if list(src.get_pipe(CATEGORY_PIPE).labels) != codes:
+            sys.exit(f"{a.category_from}: its category labels differ from {a.taxonomy}")
+        nlp.remove_pipe(CATEGORY_PIPE)
+        nlp.add_pipe(CATEGORY_PIPE, source=src, before=CUES_PIPE)
+        old = src.get_pipe(CUES_PIPE).meta.get("combine", {}).get("category")
+        kept = CombineOptions(**old) if old else None
+        meta["trained_on"] += " (appeal); category textcat kept: " + src.get_pipe(CUES_PIPE).meta.get("trained_on", "?")
+    n_epochs = a.appeal_epochs if a.category_from else a.epochs
+    for epoch in range(n_epochs):
         rng.shuffle(train_ex)
         losses: dict = {}
         for batch in minibatch(train_ex, size=32):
             if epoch < a.appeal_epochs:
                 nlp.update([x[0] for x in batch if x[0]], sgd=optimizer, drop=0.2, losses=losses,
                            exclude=[CATEGORY_PIPE, CUES_PIPE])
-            nlp.update([x[1] for x in batch], sgd=optimizer, drop=0.2, losses=losses,
-                       exclude=[APPEAL_PIPE, CUES_PIPE])
-        print(f"epoch {epoch + 1}/{a.epochs} losses " + " ".join(f"{k}={v:.2f}" for k, v in losses.items())
+            if not a.category_from:
+                nlp.update([x[1] for x in batch], sgd=optimizer, drop=0.2, losses=losses,
+                           exclude=[APPEAL_PIPE, CUES_PIPE])
+        print(f"epoch {epoch + 1}/{n_epochs} losses " + " ".join(f"{k}={v:.2f}" for k, v in losses.items())
               + f" ({time.time() - t0:.0f}s)", flush=True)
 
     mask.initialize(cues=cues, meta=meta)
     clf = Classifier(nlp)
-    combine = fit_combine(clf, held, a.appeal_prior)
+    combine = fit_combine(clf, held, a.appeal_prior, kept)
     meta["combine"] = {k: {f: getattr(o, f) for f in ("model_weight", "cue_weight", "prior_weight",
                                                        "length_unit", "temperature")}
                        for k, o in combine.items()}

@@ -174,6 +174,11 @@ class _Gen:
                 main = body[:1] or [self.pick(["{topic}那边的工作人员处理得特别及时", "上次反映的{topic}问题工作人员很快就解决了"]).format(topic=ctx["topic"])]
                 body = body[1:]
             parts = [opener or self.pick(t.get("plain") or fr["open"]), *main, *body, closer]
+            if t.get("resolved") and r.random() < 0.45:
+                # praise often tells the old problem first, then who put it right: the problem
+                # words alone must not make it a complaint
+                past = self.pick(t.get("past") or [""]) + issue
+                parts = [parts[0], past, self.fill(self.pick(t["resolved"]), ctx), *parts[1:]]
         else:
             parts = [opener, issue, detail, *body, closer]
             if body and r.random() < 0.5:   # the type-defining sentence anywhere in the turn
