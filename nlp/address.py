@@ -180,8 +180,9 @@ class AddressBuilder:
             if near and not crossing:
                 parts.append(compound[0])
                 num = self._numbers_after(text, compound[2])
-                if num and not number:
-                    parts.append(num[0])
+                if num and (not number or (unit_kinds(number) <= {"弄", "支弄"}
+                                           and unit_kinds(num[0]).isdisjoint(unit_kinds(number)))):
+                    parts.append(num[0])        # 555弄盈翠苑8号楼: the lane, then the compound's building
             if span_s is None and road_ms:
                 span_s, span_e = road_ms[0].start, road_ms[0].end
             conf *= res.road.confidence if res.road else 0.5
@@ -247,8 +248,14 @@ class AddressBuilder:
         for m in mentions:
             if m.kind in ("compound", "village") and (district is None or any(district in p.districts for p in m.places)):
                 found[m.surface].append((m.start, m.end))
-        blocked = {k for m in mentions for k in range(m.start, m.end)}
-        for s_, e, word in compounds_as_heard(text, blocked):
+        # a known compound of another district (新家园 in 华新家园) does not hide the name as heard
+        blocked = {k for m in mentions for k in range(m.start, m.end)
+                   if not (m.kind in ("compound", "village") and district is not None
+                           and all(district not in p.districts for p in m.places))}
+        # a compound named after the town or road said just before its suffix (华新家园, 上大雅苑)
+        named_after = {m.end: m.start for m in mentions if m.kind in ("street", "road", "landmark")
+                       and not m.surface.endswith(("区", "镇", "街道", "乡", "路", "公路", "大道", "街"))}
+        for s_, e, word in compounds_as_heard(text, blocked, named_after):
             # a compound heard by sound (泰合亚院) is the known one in the district (泰和雅苑);
             # an unknown one is kept as heard when its suffix is a compound's
             place = None

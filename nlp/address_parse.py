@@ -211,19 +211,37 @@ def roads_as_heard(text: str, blocked: set[int], attach: dict[int, int] | None =
 
 
 # ASR writes 苑 (yuan) as 院/园/元: a compound said by sound is matched against known compounds
-COMPOUND_HEARD_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|"
+COMPOUND_HEARD_RE = re.compile(r"(?:新村|小区|花园|花苑|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|"
                                r"[湾花]城|苑|雅院|亚院|雅园|院|园)")
 _NOT_COMPOUND_STEM = ("医", "法", "学", "剧", "影", "戏", "研究", "科学", "书", "庭", "寺", "公", "动物", "植物",
                       "游乐", "幼儿", "校", "家", "果", "菜", "花", "庄")
 
 
-def compounds_as_heard(text: str, blocked: set[int]) -> list[tuple[int, int, str]]:
-    """Names shaped like a compound as heard (X苑, X雅院, X新村), for matching by sound."""
+_HOUSE_NUMBER_IN_NAME = re.compile(rf"[{_NUM_CHARS}]+(?:支弄|弄|号楼|号|栋|幢|室)")
+
+
+def compounds_as_heard(text: str, blocked: set[int],
+                       named_after: dict[int, int] | None = None) -> list[tuple[int, int, str]]:
+    """Names shaped like a compound as heard (X苑, X雅院, X新村), for matching by sound.
+    A compound's name never holds the lane said before it (600弄天山新村 is 天山新村);
+    named_after {end: start}: a place mention right before the suffix is the compound's
+    own name (华新家园 after the town 华新, 上大雅苑 after 上大路)."""
     out = []
     for mt in COMPOUND_HEARD_RE.finditer(text):
         if mt.start() in blocked:
             continue
-        s_ = name_before(text, mt.start(), 4, blocked)
+        bl = blocked
+        if named_after and mt.start() in named_after:
+            bl = blocked - set(range(named_after[mt.start()], mt.start()))
+        s_ = name_before(text, mt.start(), 4, bl)
+        num = None
+        for num in _HOUSE_NUMBER_IN_NAME.finditer(text, max(0, s_ - 8), mt.start()):
+            pass
+        if num is not None and num.end() > s_:
+            s_ = num.end()
+        inner = max(text.rfind("路", s_, mt.start() - 2), text.rfind("街", s_, mt.start() - 2))
+        if inner >= 0:                  # 华志路华新家园: the road said before is no part of the name
+            s_ = inner + 1
         word = text[s_:mt.end()]
         stem = text[s_:mt.start()]
         if len(word) < 3 or len(stem) < 2 or word.startswith(_NOT_COMPOUND_PREFIX) or stem.endswith(_NOT_COMPOUND_STEM):

@@ -154,3 +154,21 @@ def test_place_key_of_estates():
 def test_village_group_and_house_number(ex):
     r = ex.extract("我是青浦区练塘镇的，住在东田村，五组十二号，门口河道有人倒垃圾。")
     assert r.address.value == "青浦区练塘镇东田村5组12号"
+
+
+# the compound after a lane: its own name (never the lane's digits) and its building number
+# (invented compounds: 青枫苑 / 樱桃湾家园 are not in the bundled gazetteer)
+@pytest.mark.parametrize("text,address", [
+    ("我住在长宁区天山路600弄青枫苑8号楼，楼道里的灯坏了。", "长宁区天山路600弄青枫苑8号楼"),
+    ("我家是闵行区莘松路一千二百弄樱桃湾家园十二号楼，楼下垃圾没人清。", "闵行区莘松路1200弄樱桃湾家园12号楼"),
+    # a number with a building already after the road: the compound adds no second one
+    ("我住在长宁区天山路600弄8号青枫苑，楼道里的灯坏了。", "长宁区天山路600弄8号青枫苑"),
+])
+def test_compound_after_a_lane_keeps_its_building(ex, text, address):
+    assert ex.extract(text).address.value == address
+
+
+def test_compound_named_x_huayuan(ex):
+    # X花苑 is a compound (花 is no stem that rules it out here)
+    r = ex.extract("我住浦东新区张杨路青枫花苑7号楼502，楼上漏水。")
+    assert r.address.value == "浦东新区张杨路青枫花苑7号楼502室"
