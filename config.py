@@ -40,7 +40,14 @@ class Settings:
     kb_path: Path = field(default_factory=lambda: Path(_env("HOTLINE_KB", str(NLP_DATA / "kb.jsonl"))))
     # batch jobs and their uploads are removed this long after they finish
     job_retention_s: float = field(default_factory=lambda: float(_env("HOTLINE_JOB_RETENTION_S", "86400")))
+    # uploads of batch jobs: a folder every server of the centre reaches (default HOME/jobs)
+    jobs_folder: str | None = field(default_factory=lambda: _env("HOTLINE_JOBS_DIR"))
+    # a batch file whose server sent no heartbeat this long is run again by another server
+    job_stale_s: float = field(default_factory=lambda: float(_env("HOTLINE_JOB_STALE_S", "60")))
     open311_jurisdiction: str | None = field(default_factory=lambda: _env("HOTLINE_OPEN311_JURISDICTION"))
+
+    def jobs_dir(self) -> Path:
+        return Path(self.jobs_folder) if self.jobs_folder else self.home / "jobs"
 
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home / 'hotline.db'}"

@@ -28,9 +28,10 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
 from config import Settings
+from ticketing.job_store import JobStore
 from web.auth import ROLES, Principal, TokenStore, install_log_redaction
 from web.calls import CallOptions, CallRegistry
-from web.leases import attach_leases
+from web.leases import attach_leases, server_id
 from web.jobs import JobManager
 from web.jobs import build_router as build_jobs_router
 from web.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics
@@ -225,7 +226,10 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
             draft["ticket_id"] = lookup_ticket_id(call_id)
         return draft
 
-    jobs = JobManager(run_file, settings.home / "jobs", metrics, retention_s=settings.job_retention_s)
+    # jobs in the shared store, uploads in the shared jobs folder: any server answers for a job
+    job_store = JobStore(res.store.engine, leases.server_id if leases is not None else server_id())
+    jobs = JobManager(run_file, settings.jobs_dir(), metrics, job_store, retention_s=settings.job_retention_s,
+                      stale_s=settings.job_stale_s)
 
     def decode_queue_length() -> float:
         if not res.pipeline_loaded:
@@ -261,6 +265,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
             loop.run_in_executor(executor, _preload)
         if leases is not None:
             leases.start()
+        jobs.start()
         yield
         await registry.shutdown()
         if leases is not None:

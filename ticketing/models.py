@@ -181,3 +181,39 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(unique=True, max_length=128)
     role: str = Field(default="operator", max_length=16)
     created_at: datetime = Field(default_factory=_now, sa_type=LocalDateTime)
+
+
+class BatchJob(SQLModel, table=True):
+    """A batch transcription job (web/jobs.py, ticketing/job_store.py). Its uploads lie in
+    `folder`, inside the jobs folder every server of the centre shares; times are epoch seconds."""
+
+    __tablename__ = "batch_job"
+
+    id: str = Field(primary_key=True, max_length=32)
+    owner: str = Field(max_length=64)
+    status: str = Field(default="queued", max_length=16)  # queued, running, done, cancelled
+    folder: str
+    created_at: float
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    expires_at: Optional[float] = Field(default=None, index=True)  # removed with its files after this
+
+
+class BatchJobFile(SQLModel, table=True):
+    """One uploaded recording of a batch job; claimed by one server's worker at a time."""
+
+    __tablename__ = "batch_job_file"
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    job_id: str = Field(index=True, max_length=32)
+    seq: int
+    name: str
+    path: str
+    call_id: str = Field(max_length=64)
+    status: str = Field(default="queued", index=True, max_length=16)  # queued, running, done, failed, cancelled
+    error: Optional[str] = None
+    duration_s: Optional[float] = None
+    ticket_id: Optional[int] = None
+    draft: Optional[dict[str, Any]] = Field(default=None, sa_type=sa.JSON)
+    server_id: Optional[str] = Field(default=None, max_length=64)  # the worker's server while running
+    claimed_at: Optional[float] = None  # that server's last heartbeat for it

@@ -31,7 +31,7 @@ def test_first_revision_database_upgrades_keeping_tickets(db_url):
     engine.dispose()
 
     with TicketStore(db_url) as store:  # opening the store runs `upgrade head`
-        assert db.current_revision(store.engine) == db.head_revision() == "0005"
+        assert db.current_revision(store.engine) == db.head_revision() == "0006"
         old = store.get(tid)
         assert old["summary"] == "夜间施工噪声" and old["state"] == "dispatched"
         assert old["locked_fields"] is None and old["resolve_by"] == "2026-09-08T23:59:59"
