@@ -290,6 +290,7 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
     )
     app.state.resources = res
     app.state.registry = registry
+    app.state.leases = leases
     app.state.jobs = jobs
     app.state.metrics = metrics
 
