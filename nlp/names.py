@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from nlp.entity import Entity
 from nlp.pinyin import char_keys
@@ -24,8 +25,7 @@ _CJK = CJK
 # 我姓周 / 免贵姓王 / 姓周 — but not 贵姓？ (operator asking) and not 姓名.
 _SAY_SURNAME = re.compile(rf"(?:免贵|我|本人|我们)?姓([{_CJK}]{{1,2}})")
 _NOT_SURNAME_AFTER_XING = set("名氏啥什哪么")
-# 我叫王明 / 我的名字叫李小红 / 本人叫张伟: a full name, said as the whole clause
-_SAY_NAME = re.compile(rf"(?:我|本人)(?:的名字)?叫(?:做)?([{_CJK}]{{2,4}})(?![{_CJK}])")
+_NICK_END = set("啊呀吧就嘛哈呢哦")   # 叫我小王就行 / 我是老李啊: what may follow a nickname
 _PRE_OK = set("的好谢问位请叫是您跟让给找")
 _XING = ("xin", "xian", "jin")     # merged keys of 姓 (xing) as ASR writes it: 信/幸/行/性/新, 先/现, 尽/近
 _ASKED_RE = re.compile(r"贵[姓性心信幸星兴新尽]|称呼|怎么叫|姓什么")   # 您贵姓, as ASR writes it too
@@ -77,6 +77,10 @@ def _stated(text: str, t: SurnameTables, hits: list[_NameHit], spelled_spans: se
         spelled = False
         end = m.start(1) + len(sur)
         for sp in spellings(text, end, end + _TAIL):
+            if len(sur) == 2 and sp.surname == sur[0]:
+                spelled = True   # 欧阳修的欧阳: the compound, spelled
+                spelled_spans.add(sp.span)
+                break
             if sounds_alike(sp.surname, sur) or q < 1.0:
                 sur, q, spelled = sp.surname, 1.0, True   # the spelling wins over the homophone ASR wrote
                 spelled_spans.add(sp.span)
@@ -84,15 +88,70 @@ def _stated(text: str, t: SurnameTables, hits: list[_NameHit], spelled_spans: se
         hits.append(_NameHit(sur, 0.9 * q, (m.start(1), m.start(1) + len(sur)), spelled=spelled))
 
 
+@lru_cache(maxsize=4)
+def _say_name_re(leads: tuple[str, ...]) -> re.Pattern:
+    # 我叫王明 / 我的名字是李小红 / 本人叫张伟: a full name, said as the whole clause
+    return re.compile(rf"(?:{'|'.join(map(re.escape, leads))})([{_CJK}]{{2,4}})(?![{_CJK}])")
+
+
+@lru_cache(maxsize=4)
+def _lead_re(leads: tuple[str, ...]) -> re.Pattern | None:
+    return re.compile("|".join(map(re.escape, sorted(leads, key=len, reverse=True)))) if leads else None
+
+
 def _full_name(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
     """1b. 我叫王明: a real surname (not one that is also a word: 我叫车) + one or two characters."""
-    for m in _SAY_NAME.finditer(text):
+    for m in _say_name_re(t.name_leads).finditer(text):
         got = surname_at(text, m.start(1))
         if not got or got[1] < 1.0 or got[0] in t.ambiguous:
             continue
         given = len(m.group(1)) - len(got[0])
         if 1 <= given <= 2:
             hits.append(_NameHit(got[0], 0.8, (m.start(1), m.start(1) + len(got[0]))))
+
+
+def _self_intro(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
+    """1c. a surname given without 姓, after 我是/叫我: a nickname (叫我小王就行, 我是老李) or the
+    surname + a title of one's trade or age (我是张师傅, 我是刘大姐); the title may tell the gender."""
+    si = t.self_intro
+    lead_re = _lead_re(tuple(si.get("leads", ())))
+    if lead_re is None:
+        return
+    prefixes = tuple(si.get("nick_prefixes", ()))
+    titles = sorted(si.get("self_titles", {}).items(), key=lambda kv: -len(kv[0]))
+    words = tuple(si.get("not_nicknames", ()))
+    for m in lead_re.finditer(text):
+        k = m.end()
+        if text.startswith(words, k):
+            continue
+        if text.startswith(prefixes, k):   # 小王 / 老李
+            got = surname_at(text, k + 1)
+            if got and got[1] >= 1.0 and got[0] not in t.ambiguous:
+                after = text[k + 1 + len(got[0]):k + 2 + len(got[0])]
+                if not after or not re.match(rf"[{_CJK}]", after) or after in _NICK_END:
+                    hits.append(_NameHit(got[0], 0.8, (k + 1, k + 1 + len(got[0]))))
+                    continue
+        got = surname_at(text, k)
+        if got and got[1] >= 1.0:   # 张师傅 / 刘大姐
+            end = k + len(got[0])
+            title = next(((ti, g) for ti, g in titles if text.startswith(ti, end)), None)
+            if title:
+                hits.append(_NameHit(got[0], 0.85, (k, end + len(title[0])), title[1]))
+
+
+def _negated(text: str, t: SurnameTables) -> set[str]:
+    """Surnames the caller says are not theirs (我不姓李 / 不是李先生，是许先生)."""
+    out: set[str] = set()
+    titles = t.male_titles + t.female_titles
+    for neg in t.negations:
+        k = text.find(neg)
+        while k >= 0:
+            j = k + len(neg)
+            got = surname_at(text, j)
+            if got and got[1] >= 1.0 and (neg.endswith("姓") or text.startswith(titles, j + len(got[0]))):
+                out.add(got[0])
+            k = text.find(neg, k + 1)
+    return out
 
 
 def _titled(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
@@ -201,6 +260,7 @@ def _name_hits(text: str, t: SurnameTables) -> tuple[list[_NameHit], list[tuple[
     spelled_spans: set = set()
     _stated(text, t, hits, spelled_spans)
     _full_name(text, t, hits)
+    _self_intro(text, t, hits)
     _titled(text, t, hits)
     zone = _replies(text, t, hits)
     _spelled(text, zone, hits, spelled_spans)
@@ -263,6 +323,9 @@ def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None)
     hits, zone = _name_hits(text, t)
     if operator_spans:  # stereo calls: 我姓李 said by the operator is the operator's own name
         hits = [h for h in hits if h.gender is not None or not any(a <= h.span[0] < b for a, b in operator_spans)]
+    wrong = _negated(text, t)
+    if wrong:   # 我不姓李: the operator's 李先生 before it was a mishearing
+        hits = [h for h in hits if h.surname not in wrong]
     votes: dict[str, float] = {}
     for h in hits:
         if h.score > 0:

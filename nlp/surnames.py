@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
 from pathlib import Path
@@ -48,6 +48,9 @@ class SurnameTables:
     by_pinyin: dict[str, str]
     # (word length, surname position, merged syllables of the other characters) -> [(word, surname)]
     spelling_words: dict[tuple, list[tuple[str, str]]]
+    name_leads: tuple[str, ...] = ()                 # 我叫 / 我的名字是 (before the whole name)
+    self_intro: dict = field(default_factory=dict)   # leads, nick_prefixes, self_titles, not_nicknames
+    negations: tuple[str, ...] = ()                  # 不姓 / 不是 (a wrong surname corrected)
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +90,9 @@ def tables() -> SurnameTables:
         male_cues=tuple(d.get("male_cues", [])), female_cues=tuple(d.get("female_cues", [])),
         default_title=d.get("default_title", "女士"), ambiguous=d.get("ambiguous", ""), by_pinyin=by_py,
         spelling_words=spelling,
+        name_leads=tuple(sorted(d.get("name_leads", ["我叫", "本人叫", "我的名字叫"]), key=len, reverse=True)),
+        self_intro=dict(d.get("self_intro", {})),
+        negations=tuple(sorted(d.get("negations", []), key=len, reverse=True)),
     )
 
 
@@ -316,6 +322,8 @@ def _by_word(text: str, lo: int, hi: int, t: SurnameTables) -> list[Spelling]:
             if sur:
                 got = Spelling(sur, (sm.end(1) - n, sm.end(2)), "word")
                 break
+        if got is not None and ch in word and ch in t.rank and sound(ch) != sound(got.surname):
+            got = None   # 屠夫的屠 heard twice alike is 屠, not a spelling word that only nearly rhymes (杜甫)
         if got is None and ch in word and ch in t.rank:
             got = Spelling(ch, (sm.start(1) + word.index(ch), sm.end(2)), "word")
         if got is None:

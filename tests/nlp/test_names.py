@@ -147,3 +147,46 @@ def test_full_name_and_bare_surname_answer(text, want):
 @pytest.mark.parametrize("text", ["我叫车来接我。", "我叫物业来修。", "我叫他们别吵了。", "您贵姓？\n对。"])
 def test_no_name_from_jiao_or_a_bare_word(text):
     assert extract_name(text) is None
+
+
+# issue 13: how callers give a name without 我姓X (sentences written for the tests)
+@pytest.mark.parametrize("text, want", [
+    ("请问怎么称呼您？\n你叫我小王就行，我想问个事。", "王"),
+    ("请问您怎么称呼？\n叫我老赵吧，大家都这么叫。", "赵"),
+    ("喂，我是老周啊，上回打过电话的。", "周"),
+    ("你好，我是张师傅，开出租车的，想反映个情况。", "张先生"),
+    ("您好，我是刘大姐，住在六号楼。", "刘女士"),
+    ("我的名字是孙建国，我要反映一下小区的事。", "孙"),
+    ("我名字叫冯晓梅，住在东湖小区。", "冯"),
+])
+def test_name_without_xing(text, want):
+    n = extract_name(text)
+    assert n is not None and n.value.startswith(want) and (len(want) == 1 or n.value == want), n
+
+
+@pytest.mark.parametrize("text", [
+    "我是老师，想咨询孩子上学的事。",
+    "我是小区的业主，想反映一下停车的问题。",
+])
+def test_no_nickname_from_a_word(text):
+    assert extract_name(text) is None
+
+
+def test_rarer_surnames_are_surnames():
+    for text, want in [("请问您贵姓？\n免贵姓屠，屠夫的屠。", "屠"), ("您贵姓？\n我姓杭，杭州的杭。", "杭"),
+                       ("您贵姓？\n我姓计，计划的计。", "计"), ("我叫计小红，想问个事。", "计")]:
+        n = extract_name(text)
+        assert n is not None and n.value[0] == want, (text, n)
+    assert "计" in homophones("纪")   # said, not spelled: one of the candidates the operator asks about
+
+
+def test_caller_corrects_a_wrong_surname():
+    n = extract_name("好的李先生。\n不是，我不姓李，我姓许，言午许。\n好的许先生。")
+    assert n.value == "许先生" and n.confirmed
+    n = extract_name("王女士您好。\n不是王女士，我是黄女士，草头黄。")
+    assert n.value == "黄女士"
+
+
+def test_compound_surname_spelled_with_a_word():
+    n = extract_name("请问您贵姓？\n我姓欧阳，欧阳修的欧阳。")
+    assert n.value.startswith("欧阳") and n.confirmed
