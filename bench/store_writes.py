@@ -6,7 +6,10 @@
 Runs the demo calls (tests/data/calls, 16 kHz) through the pipeline with the ticket store on, fed as
 fast as possible (the writes do not depend on the pace: one set per final, one at hang-up), and
 counts the SQL statements that change data (INSERT/UPDATE/DELETE) and the transactions (COMMIT)
-the store sends, per call and per minute of call audio. Prints a table and one JSON line.
+the store sends, per call and per minute of call audio. Each call is also leased and released as
+`hotline serve` does (ticketing/leases.py: the call row at the start, released at the end); the
+heartbeat is one UPDATE per server every HOTLINE_LEASE_S / 3 seconds whatever its number of
+calls, printed apart. Prints a table and one JSON line.
 """
 from __future__ import annotations
 
@@ -36,7 +39,9 @@ def main() -> int:
     from models import ModelOptions
     from pipeline import Pipeline
     from stt.transcribe import SharedDecoder, TranscriberOptions
+    from ticketing.leases import CallLeases
     from ticketing.store import TicketStore
+    from web.calls import CallOptions
 
     home = Path(tempfile.mkdtemp(prefix="hotline-writes-"))
     url = args.database_url or f"sqlite:///{home / 'hotline.db'}"
@@ -57,9 +62,14 @@ def main() -> int:
     pipe = Pipeline.load(Settings(home=home), store=store, decoder=decoder, options=options)
     files = sorted(p for p in args.corpus.glob("*.wav") if ".8k" not in p.name)
     rows = []
+    lease_s = CallOptions().lease_s
+    leases = CallLeases(store.engine, "bench", lease_s)
     for path in files:
         before = dict(counts)
-        res = _run_file(pipe, path, call_id=f"writes-{path.stem}-{time.time_ns()}")
+        call_id = f"writes-{path.stem}-{time.time_ns()}"
+        leases.start(call_id, operator="bench", sample_rate=16000, channels=1)
+        res = _run_file(pipe, path, call_id=call_id)
+        leases.release(call_id)
         if res.error:
             print(f"skipped {path}: {res.error}", file=sys.stderr)
             continue
@@ -78,8 +88,11 @@ def main() -> int:
     per_min = {k: round(v / (audio / 60), 2) for k, v in total.items()} if audio else {}
     print(f"per call: {total['writes'] / len(rows):.1f} writes in {total['commits'] / len(rows):.1f} transactions "
           f"({total['finals'] / len(rows):.1f} finals); per minute of audio: {per_min}")
+    heartbeats = 60 / (lease_s / 3)
+    print(f"heartbeat: {heartbeats:.0f} UPDATEs a minute per server with live calls (HOTLINE_LEASE_S={lease_s:g}), "
+          f"shared by all its calls")
     emit("store_writes", {"database": url.split(":", 1)[0], "calls": rows, "audio_s": audio, "total": total,
-                          "per_audio_minute": per_min}, args.out)
+                          "per_audio_minute": per_min, "heartbeats_per_server_minute": heartbeats}, args.out)
     return 0
 
 
