@@ -144,3 +144,13 @@ def test_centre_kb_file(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="duplicate"):
         KnowledgeBase.load(p)
     assert KnowledgeBase([], options=KbOptions()).search("居住证") == []
+
+
+@pytest.mark.parametrize("query", [
+    "你好，我想问一下我妈今年七十多了，听说老人每个月有补贴的，要到哪里去申请？",
+    "我爸八十岁了，那个高龄补贴这个季度怎么还没打到卡上？",
+    "我想问问长寿金现在还有吗，我奶奶九十岁了。",
+])
+def test_everyday_words_for_the_old_age_allowance(kb, query):
+    # 老年补贴 / 高龄补贴 / 长寿金: what callers call the 老年综合津贴 (kb_synonyms.json)
+    assert "kb-0024" in [h.id for h in kb.search_call(query, k=3)]
