@@ -64,6 +64,7 @@ def cluster():
         spec = f"{address}?app={APP}&replicas=2&cpus=1&lanes=4&retry_s=90"
         _deploy(spec)                            # once, here: both servers then join the running app
         token = make_token(backend, "scale-operator", "operator")
+        make_token(backend, "scale-admin", "admin")   # else both servers' first start would make one at once
         env = {"HOTLINE_DECODER": spec, "HOTLINE_LEASE_S": str(LEASE_S), "RAY_AUTH_MODE": "disabled",
                "HOTLINE_CPU_THREADS": "1"}
         for tag in ("a", "b"):
@@ -254,6 +255,9 @@ def test_decoder_replica_killed_mid_call_pool_recovers(cluster):
     w = asyncio.run(_whole_call(b.ws_url(token), call_id, call_pcm("dev-021.wav"), during=kill_replica))
     finals = [m for m in w.record.finals if m.get("text")]
     ids = [m["id"] for m in finals]
+    log = b.log_text()
+    print(f"W: {len(finals)} finals, last ends at {finals[-1]['end'] if finals else None} s; finals sent again after "
+          f"the replica died: {log.count('final decode failed')}, partials dropped: {log.count('ActorDiedError')}")
     assert len(finals) >= 4 and len(ids) == len(set(ids)) and ids == sorted(ids)
     assert finals[-1]["end"] > 35.0                                    # the call's end was decoded too
     _assert_finished(backend, call_id, finals)
