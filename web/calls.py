@@ -316,10 +316,10 @@ class LiveCall:
             self.ended = True
             self.registry.metrics.inc("hotline_calls_total")
             self.registry.schedule_forget(self)
-            if self.registry.leases is not None:
-                await self.registry.leases.release(self.call_id)
         if self.final_draft is not None and self.conn is not None:
             self.conn.send(self.final_draft)
+        if self.registry.leases is not None:  # after the client has its draft: no wait for the database
+            await self.registry.leases.release(self.call_id)
         return self.final_draft
 
     # -- sockets ----------------------------------------------------------------------------
