@@ -7,6 +7,10 @@ and the rule component ``hotline_cues`` (:mod:`nlp.cues`). :class:`Classifier` b
 boilerplate (same length, so character offsets stay valid), runs the pipeline and combines
 the textcat probabilities with the cue scores in log space into one distribution per field.
 
+The appeal textcat may be an ensemble: extra members ``textcat_appeal_1``, ``textcat_appeal_2``…
+(same labels, trained on data generated with other seeds) sit beside ``textcat_appeal``; their
+probabilities are averaged (one textcat alone swings a few points with the training seed).
+
 The appeal type is decided on the caller's words only: the sentences that sound like the
 operator (greeting, read-back, "我们会把您的投诉转给…") are blanked before the appeal textcat
 and the appeal cues see the text (:meth:`nlp.cues.CueMatcher.caller_text`); the category
@@ -35,6 +39,7 @@ from nlp.cues import (CUES_PIPE, CueMatcher, appeal_cues_from_taxonomy,  # noqa:
 _CONTENT = re.compile(r"[^\W_]")
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "classifier"
 APPEAL_PIPE = "textcat_appeal"
+APPEAL_MEMBER = APPEAL_PIPE + "_"    # textcat_appeal_1, textcat_appeal_2, …: ensemble members
 CATEGORY_PIPE = "textcat_category"
 
 
@@ -93,6 +98,12 @@ class Analysis:
 # Classifier
 # ---------------------------------------------------------------------------------------
 
+def appeal_pipes(nlp: Language) -> list[str]:
+    """The appeal textcat and its ensemble members, in pipeline order."""
+    return [n for n in nlp.pipe_names if n == APPEAL_PIPE or
+            (n.startswith(APPEAL_MEMBER) and n[len(APPEAL_MEMBER):].isdigit())]
+
+
 def _softmax(scores: dict[str, float], temperature: float) -> dict[str, float]:
     if not scores:
         return {}
@@ -109,6 +120,7 @@ class Classifier:
         self.nlp = nlp
         self.cues: CueMatcher = nlp.get_pipe(CUES_PIPE)
         self.appeal_labels = list(nlp.get_pipe(APPEAL_PIPE).labels)
+        self.appeal_pipes = appeal_pipes(nlp)
         self.category_labels = list(nlp.get_pipe(CATEGORY_PIPE).labels)
         comb = self.cues.meta.get("combine", {})
         self.appeal_options = options or CombineOptions(**comb.get("appeal", {}))
@@ -160,16 +172,28 @@ class Classifier:
         masked = self.cues.mask(text)
         if not _CONTENT.search(masked):
             return None
-        doc = self.nlp(masked, disable=[APPEAL_PIPE])
+        doc = self.nlp(masked, disable=self.appeal_pipes)
         caller = self.cues.caller_text(text, masked)
         if not _CONTENT.search(caller):   # only operator formulas: better than nothing
             caller = masked
-        adoc = self.nlp(caller, disable=[CATEGORY_PIPE, CUES_PIPE])
         found = doc._.hotline_cues
         return Analysis(
-            appeal_model=dict(adoc.cats), appeal_cues=self.cues.appeal_scores(caller),
+            appeal_model=self.appeal_model(caller), appeal_cues=self.cues.appeal_scores(caller),
             category_model=dict(doc.cats), category_cues=found["category"], urgency=found["urgency"],
             n_chars=len(masked.replace(" ", "")), n_caller=len(caller.replace(" ", "")))
+
+    def appeal_model(self, caller: str) -> dict[str, float]:
+        """The appeal textcat's probabilities on the caller's text, averaged over the
+        ensemble's members (one member: its own output)."""
+        adoc = self.nlp.make_doc(caller)
+        total = [0.0] * len(self.appeal_labels)
+        for name in self.appeal_pipes:
+            pipe = self.nlp.get_pipe(name)
+            row = pipe.model.ops.to_numpy(pipe.predict([adoc]))[0]
+            for i, lab in enumerate(pipe.labels):
+                total[self.appeal_labels.index(lab)] += float(row[i])
+        n = len(self.appeal_pipes)
+        return {lab: v / n for lab, v in zip(self.appeal_labels, total)}
 
     def distributions(self, a: "Analysis", appeal_options: CombineOptions | None = None,
                       category_options: CombineOptions | None = None) -> tuple[dict[str, float], dict[str, float]]:

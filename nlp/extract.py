@@ -78,7 +78,9 @@ def _load_classifier(taxonomy_path=None):
     from nlp.classify import Classifier  # type: ignore
 
     # a centre's own taxonomy (HOTLINE_TAXONOMY) overrides the l1/urgency stored with the model
-    return Classifier.load(taxonomy_path=taxonomy_path or os.environ.get("HOTLINE_TAXONOMY") or None)
+    # HOTLINE_CLASSIFIER: another trained pipeline folder (default nlp/data/classifier)
+    return Classifier.load(os.environ.get("HOTLINE_CLASSIFIER") or None,
+                           taxonomy_path=taxonomy_path or os.environ.get("HOTLINE_TAXONOMY") or None)
 
 
 def _load_companies(settings):

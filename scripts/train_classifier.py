@@ -3,13 +3,16 @@
     source .venv/bin/activate
     python scripts/train_classifier.py                      # ~2-4 min on 2 cores
     python scripts/train_classifier.py --eval /work/shared/corpus/dev/labels.jsonl
-    python scripts/train_classifier.py --category-from nlp/data/classifier   # appeal side only, ~30 s
+    python scripts/train_classifier.py --category-from nlp/data/classifier   # appeal side only, ~40 s/seed
 
 Trains on synthetic calls from nlp/training/ (vocab.json + appeal.json + generate.py +
 handwritten.jsonl) only; the labelled dev corpora are never trained on, ``--eval`` just reports
 accuracy on one. The appeal cue groups come from the taxonomy's ``appeal_definitions``, the other
 cues from nlp/training/cues.json; both are copied into the pipeline. The appeal textcat learns
 from the caller's sentences only (operator formulas blanked, as at prediction time).
+The appeal textcat is an ensemble: one member per seed of nlp/training/ensemble.json
+("appeal_seeds", or --appeal-seeds), each trained on calls generated with its own seed; the
+classifier averages their probabilities (one textcat's accuracy swings with its seed).
 Combination weights (model vs cue rules, temperature) are fitted on a held-out slice of the
 synthetic data and stored in the pipeline's hotline_cues/meta.json.
 """
@@ -31,12 +34,58 @@ import spacy  # noqa: E402
 from spacy.training import Example  # noqa: E402
 from spacy.util import fix_random_seed, minibatch  # noqa: E402
 
-from nlp.classify import (APPEAL_PIPE, CATEGORY_PIPE, CUES_PIPE, Classifier,  # noqa: E402
-                          CombineOptions)
+from nlp.classify import (APPEAL_MEMBER, APPEAL_PIPE, CATEGORY_PIPE, CUES_PIPE,  # noqa: E402
+                          Classifier, CombineOptions)
 from nlp.cues import appeal_cues_from_taxonomy  # noqa: E402
 from nlp.training.generate import VOCAB, GenOptions, generate  # noqa: E402
 
 SEED = 20240601
+ENSEMBLE = ROOT / "nlp" / "training" / "ensemble.json"
+
+
+def ensemble_seeds(path: Path = ENSEMBLE) -> list[int]:
+    """Seeds of the appeal ensemble's members (the first is the pipeline's own seed)."""
+    if not path.is_file():
+        return [SEED]
+    return [int(x) for x in json.loads(path.read_text(encoding="utf-8"))["appeal_seeds"]] or [SEED]
+
+
+def caller_example(nlp: spacy.Language, mask, e: dict, labels: list[str]) -> Example | None:
+    """The appeal textcat's example: the caller's sentences only, as Classifier.analyse gives
+    them; an operator read-back alone teaches nothing about the caller's request."""
+    if e.get("kind") == "readback":
+        return None
+    masked = mask.mask(e["text"])
+    caller = mask.caller_text(e["text"], masked)
+    if not any(ch.isalnum() for ch in caller):
+        caller = masked
+    return Example.from_dict(nlp.make_doc(caller), {"cats": {a_: float(a_ == e["appeal_type"]) for a_ in labels}})
+
+
+def train_member(seed: int, taxonomy: dict, cues: dict, a) -> spacy.Language:
+    """One more appeal textcat for the ensemble: its own generated calls (seed), its own
+    initialisation and order; same architecture and epochs as the first."""
+    fix_random_seed(seed)
+    nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "char"}}})
+    ta = nlp.add_pipe("textcat", name=APPEAL_PIPE, config=bow(3, 2 ** 15))
+    mask = nlp.add_pipe(CUES_PIPE)
+    mask.initialize(cues=cues, meta={})
+    labels = taxonomy["appeal_types"]
+    for lab in labels:
+        ta.add_label(lab)
+    examples = generate(GenOptions(per_category=a.per_category, seed=seed, free_appeal=a.free_appeal))
+    train_ex = [x for x in (caller_example(nlp, mask, e, labels) for e in examples) if x]
+    ta.initialize(lambda: train_ex[:500], nlp=nlp, labels=labels)
+    optimizer = nlp.create_optimizer()
+    rng = random.Random(seed)
+    for epoch in range(a.appeal_epochs):
+        rng.shuffle(train_ex)
+        losses: dict = {}
+        for batch in minibatch(train_ex, size=32):
+            nlp.update(batch, sgd=optimizer, drop=0.2, losses=losses, exclude=[CUES_PIPE])
+        print(f"  member seed {seed} epoch {epoch + 1}/{a.appeal_epochs} "
+              + " ".join(f"{k}={v:.2f}" for k, v in losses.items()), flush=True)
+    return nlp
 
 
 def bow(ngram: int, length: int) -> dict:
@@ -166,7 +215,11 @@ def main() -> None:
                     help="share of examples whose appeal type ignores the category's usual framing")
     ap.add_argument("--hash-bits", type=int, default=14, help="category feature table: 2**bits rows")
     ap.add_argument("--per-category", type=int, default=GenOptions.per_category)
-    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--seed", type=int, default=None,
+                    help="one appeal textcat with this seed (default: the ensemble's seeds, the first "
+                         "of which is the pipeline's own)")
+    ap.add_argument("--appeal-seeds", type=str, default=None,
+                    help=f"comma-separated seeds of the appeal ensemble (default {ENSEMBLE.relative_to(ROOT)})")
     ap.add_argument("--dump", type=Path, default=None, help="also write the generated examples here (jsonl)")
     ap.add_argument("--category-from", type=Path, default=None,
                     help="keep this pipeline's category textcat and its mixing weights (e.g. the shipped "
@@ -175,7 +228,9 @@ def main() -> None:
     a = ap.parse_args()
 
     t0 = time.time()
-    seed = a.seed
+    seeds = ([a.seed] if a.seed is not None else
+             [int(x) for x in a.appeal_seeds.split(",")] if a.appeal_seeds else ensemble_seeds())
+    seed = seeds[0]
     fix_random_seed(seed)
     taxonomy = json.loads(a.taxonomy.read_text(encoding="utf-8"))
     cues = json.loads(a.cues.read_text(encoding="utf-8"))
@@ -203,14 +258,9 @@ def main() -> None:
     # the appeal textcat sees the caller's sentences only, as Classifier.analyse gives them;
     # an operator read-back alone teaches it nothing about the caller's request
     def to_examples(e: dict) -> tuple[Example | None, Example]:
-        masked = mask.mask(e["text"])
-        caller = mask.caller_text(e["text"], masked)
-        if not any(ch.isalnum() for ch in caller):
-            caller = masked
-        ca = {a_: float(a_ == e["appeal_type"]) for a_ in appeal_labels}
         cc = {c: float(c == e["category"]) for c in codes}
-        ex_a = None if e.get("kind") == "readback" else Example.from_dict(nlp.make_doc(caller), {"cats": ca})
-        return ex_a, Example.from_dict(nlp.make_doc(masked), {"cats": cc})
+        return (caller_example(nlp, mask, e, appeal_labels),
+                Example.from_dict(nlp.make_doc(mask.mask(e["text"])), {"cats": cc}))
 
     train_ex = [to_examples(e) for e in train]
     meta = {"categories": {c["code"]: {"l1": c["l1"], "urgency": c["urgency"]} for c in taxonomy["categories"]},
@@ -229,7 +279,8 @@ def main() -> None:
         nlp.add_pipe(CATEGORY_PIPE, source=src, before=CUES_PIPE)
         old = src.get_pipe(CUES_PIPE).meta.get("combine", {}).get("category")
         kept = CombineOptions(**old) if old else None
-        meta["trained_on"] += " (appeal); category textcat kept: " + src.get_pipe(CUES_PIPE).meta.get("trained_on", "?")
+        origin = src.get_pipe(CUES_PIPE).meta.get("trained_on", "?").split("category textcat kept: ")[-1]
+        meta["trained_on"] += " (appeal); category textcat kept: " + origin.split("; appeal ensemble")[0]
     n_epochs = a.appeal_epochs if a.category_from else a.epochs
     for epoch in range(n_epochs):
         rng.shuffle(train_ex)
@@ -244,6 +295,15 @@ def main() -> None:
         print(f"epoch {epoch + 1}/{n_epochs} losses " + " ".join(f"{k}={v:.2f}" for k, v in losses.items())
               + f" ({time.time() - t0:.0f}s)", flush=True)
 
+    prev = APPEAL_PIPE
+    for i, s_ in enumerate(seeds[1:], 1):   # the ensemble's other members
+        member = train_member(s_, taxonomy, cues, a)
+        name = f"{APPEAL_MEMBER}{i}"
+        nlp.add_pipe(APPEAL_PIPE, name=name, source=member, after=prev)
+        prev = name
+        print(f"appeal member {name} (seed {s_}) ({time.time() - t0:.0f}s)", flush=True)
+    if len(seeds) > 1:
+        meta["trained_on"] += f"; appeal ensemble of {len(seeds)} textcats, seeds {seeds}"
     mask.initialize(cues=cues, meta=meta)
     clf = Classifier(nlp)
     combine = fit_combine(clf, held, a.appeal_prior, kept)

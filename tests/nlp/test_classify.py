@@ -23,7 +23,9 @@ def clf() -> Classifier:
 
 def test_loads_from_shipped_folder(clf):
     assert (DEFAULT_PATH / "config.cfg").exists()
-    assert clf.nlp.pipe_names == ["textcat_appeal", "textcat_category", "hotline_cues"]
+    names = clf.nlp.pipe_names
+    assert names[0] == "textcat_appeal" and names[-2:] == ["textcat_category", "hotline_cues"]
+    assert clf.appeal_pipes == names[:-2]     # the appeal ensemble's members, then the rest
     taxonomy = json.loads((DEFAULT_PATH.parent / "taxonomy.json").read_text(encoding="utf-8"))
     assert set(clf.category_labels) == {c["code"] for c in taxonomy["categories"]}
     assert set(clf.appeal_labels) == set(taxonomy["appeal_types"])
@@ -171,3 +173,15 @@ def test_training_data_generator_is_deterministic_and_valid():
     assert {e["appeal_type"] for e in a} <= set(taxonomy["appeal_types"])
     held = generate(GenOptions(per_category=4, seed=7), split="held")
     assert held and all(e.get("kind") != "hand" for e in held)
+
+
+def test_appeal_ensemble_averages_its_members(clf):
+    """The appeal model's distribution is the mean of its members' (one member: its own)."""
+    text = "我想问一下，老人的高龄补贴要到哪里去申请，需要带什么材料？"
+    got = clf.appeal_model(text)
+    doc = clf.nlp.make_doc(text)
+    rows = [dict(zip(clf.nlp.get_pipe(n).labels, clf.nlp.get_pipe(n).predict([doc])[0].tolist()))
+            for n in clf.appeal_pipes]
+    for lab in clf.appeal_labels:
+        assert abs(got[lab] - sum(r[lab] for r in rows) / len(rows)) < 1e-6
+    assert abs(sum(got.values()) - 1.0) < 1e-4
