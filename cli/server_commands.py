@@ -91,6 +91,30 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _first_admin_token(tokens) -> None:  # noqa: ANN001
+    """First start on an empty database: an admin token, printed once, so the console can be
+    opened at all. Several servers starting together on one database: one of them creates it
+    (the name is unique in the store), the others say so and go on."""
+    from sqlalchemy.exc import IntegrityError
+
+    if tokens.count(role="admin"):
+        return
+    name = "admin"
+    suffix = 1
+    while any(t.name == name for t in tokens.list()):
+        suffix += 1
+        name = f"admin{suffix}"
+    try:
+        token = tokens.create(name, "admin")
+    except (IntegrityError, ValueError):
+        if not tokens.count(role="admin"):
+            raise
+        print("First start: another server created the admin token at the same time.", flush=True)
+        return
+    print(f"First start: created an admin token (name {name!r}). Keep it, it is not shown again:\n\n  {token}\n",
+          flush=True)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -100,16 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = _settings(args)
     store, tokens = _tokens(settings)
-    if tokens.count(role="admin") == 0:
-        # first start: an admin token, printed once, so the console can be opened at all
-        name = "admin"
-        suffix = 1
-        while any(t.name == name for t in tokens.list()):
-            suffix += 1
-            name = f"admin{suffix}"
-        token = tokens.create(name, "admin")
-        print(f"First start: created an admin token (name {name!r}). Keep it, it is not shown again:\n\n  {token}\n",
-              flush=True)
+    _first_admin_token(tokens)
     options = ServerOptions(calls=CallOptions(grace_s=args.grace), preload=not args.no_preload)
     app = create_app(settings, options=options, store=store)
     if args.audiosocket is not None:

@@ -160,3 +160,36 @@ def test_tokens_are_redacted_from_websocket_log_lines():
     assert RedactTokens().filter(record)
     line = record.getMessage()
     assert "hl_secret123" not in line and "token=***&x=1" in line
+
+
+def test_servers_starting_together_make_one_admin_token(tmp_path, capsys):
+    """Several `hotline serve` starting at once on an empty database: one creates the first
+    admin token, the others go on without it (the name is unique in the store)."""
+    import threading
+
+    from cli.server_commands import _first_admin_token
+    from ticketing import TicketStore
+    from web.auth import TokenStore
+
+    store = TicketStore(f"sqlite:///{tmp_path / 'race.db'}")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        tokens = TokenStore.for_store(store)
+        barrier.wait()
+        try:
+            _first_admin_token(tokens)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    out = capsys.readouterr().out
+    assert errors == []
+    assert TokenStore.for_store(store).count(role="admin") == 1
+    assert out.count("created an admin token") == 1
+    store.close()
