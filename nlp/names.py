@@ -279,6 +279,16 @@ def _title_after(text: str, end: int, t: SurnameTables) -> str | None:
     return None
 
 
+_ADDRESS_AFTER = ("好的", "是的", "对的", "行的", "谢谢", "您好", "你好", "请问", "那么")
+
+
+def _addressing(text: str, k: int) -> bool:
+    """A bare title at text[k] is said to the caller: on its own, or after an operator's word."""
+    prev = text[k - 1:k]
+    return (not prev or not re.match(rf"[{_CJK}]", prev) or prev == "请"
+            or text[max(0, k - 2):k] in _ADDRESS_AFTER)
+
+
 def _gender_from_cues(text: str, t: SurnameTables) -> str | None:
     male = sum(text.count(c) for c in t.male_cues)
     female = sum(text.count(c) for c in t.female_cues)
@@ -303,7 +313,9 @@ def _gender(text: str, hits: list[_NameHit], mine: list[_NameHit], best: str, zo
         after = [(h.span[0], h.gender) for h in hits if h.gender and h.span[0] >= z0]
         for title in t.male_titles + t.female_titles:   # a bare title too (请先生，我们会…)
             k = text.find(title, z0)
-            while k >= 0 and text[k - 1:k] in ("我", "她", "他"):   # 我先生 is a husband
+            # 我先生 is a husband; 那个阿姨 / 楼下的大爷 someone the caller talks about: a bare
+            # title addresses the caller only on its own (，先生，/ 好的女士 / 请先生)
+            while k >= 0 and not _addressing(text, k):
                 k = text.find(title, k + 1)
             if k >= 0:
                 after.append((k, _title_gender(title, t)))

@@ -190,3 +190,13 @@ def test_caller_corrects_a_wrong_surname():
 def test_compound_surname_spelled_with_a_word():
     n = extract_name("请问您贵姓？\n我姓欧阳，欧阳修的欧阳。")
     assert n.value.startswith("欧阳") and n.confirmed
+
+
+def test_a_title_for_someone_else_is_not_the_callers_gender():
+    # 那个阿姨 / 楼下的大爷: people the caller talks about, not the operator addressing the caller
+    n = extract_name("请问您贵姓？\n姓金。\n好的。\n楼下那个阿姨天天半夜跳舞，我老婆都睡不着。")
+    assert n.value == "金先生"
+    n = extract_name("请问您贵姓？\n姓金。\n对面楼的大爷天天在楼道里堆东西，我老公说了也没用。")
+    assert n.value == "金女士"
+    n = extract_name("请问您贵姓？\n姓金，金子的金。\n好的女士，我帮您记录。")   # the operator's own word
+    assert n.value == "金女士"
