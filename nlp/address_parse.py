@@ -177,6 +177,9 @@ _ROAD_HEARD_RE = re.compile(rf"(?:[东西南北中]路|大道|公路|路|大街|
 _NOT_STREET_STEMS = ("商业", "步行", "美食", "小吃", "老", "一条", "整条", "逛", "上", "满", "沿", "这条", "那条")
 
 
+_PREV_ROAD_RE = re.compile(r".*(?:路|大道|街(?!道))[和与跟及、]?")
+
+
 def roads_as_heard(text: str, blocked: set[int], attach: dict[int, int] | None = None) -> list[tuple[int, int, str]]:
     """Names shaped like a road (X路, X大道, X公路, X中路; X陆/X萝: 路 misheard) outside known
     mentions, said as a place: a house number or 上/这边/路口 after them, or a cue (在/到/住/靠近)
@@ -193,9 +196,17 @@ def roads_as_heard(text: str, blocked: set[int], attach: dict[int, int] | None =
         if s_ == mt.start() and attach and mt.start() in attach:
             s_ = attach[mt.start()]
         word = _trim_stem(text[s_:e], e - mt.start())
+        # X路和Y路路口: Y's name starts after the road before it (and its 和/与/跟)
+        prev = _PREV_ROAD_RE.search(word[:-(e - mt.start())])
+        if prev:
+            word = word[prev.end():]
+        elif word[:1] in ("和", "与", "跟", "及", "、") and text[e - len(word) - 1:e - len(word)] in ("路", "道", "街"):
+            word = word[1:]
         s_ = e - len(word)
         stem = word[:-(e - mt.start())]
-        if len(stem) < 2 or word in _NOT_ROAD_WORDS or word[-2:] in _NOT_ROAD_WORDS \
+        # 马路/线路/公路 are everyday words, but X公路 (朱行公路) is a road: only a bare 路 suffix
+        everyday = word in _NOT_ROAD_WORDS or (e - mt.start() == 1 and word[-2:] in _NOT_ROAD_WORDS)
+        if len(stem) < 2 or everyday \
                 or stem.endswith(_NOT_ROAD_STEMS) or _NUMERAL_STEM.match(stem) or any(c.isdigit() for c in stem):
             continue
         before = text[max(0, s_ - 2):s_]

@@ -95,7 +95,8 @@ def _split(syl: str) -> tuple[str, str]:
 def _share_sound(a: str, b: str) -> bool:
     ia, fa = _split(a)
     ib, fb = _split(b)
-    if (ia == ib and ia != "") or (fa == fb and len(fa) >= 2):
+    # y/w are glides, not consonants: 羽 yu and 沂 yi share no sound a listener would confuse
+    if (ia == ib and ia not in ("", "y", "w")) or (fa == fb and len(fa) >= 2):
         return True
     # ASR hears in/ing, en/eng, an/ang alike (新普区 ← 青浦区): compare merged finals too
     _, ma = _split(merge_syllable(a))
@@ -193,11 +194,17 @@ class PlaceMatcher:
                             if surface in seen or surface[-1] != ch or len(surface) != L:
                                 continue
                             seen.add(surface)
-                            if L == 3:   # short names: the odd syllable must share initial or final
+                            # a name of two syllables before its suffix (泰和路, 朱行公路): the odd
+                            # syllable must share its initial or final with the name's, else a road
+                            # the gazetteer does not know would become a known one (浦星公路); a
+                            # longer name (组冲区路 -> 祖冲之路) is told by its other syllables
+                            suffix = 2 if surface.endswith(("公路", "大道", "街道")) else 1
+                            if L - suffix <= 2:
                                 tk = char_plain(text[i + p])[:1]
                                 nk = _PLACE_READINGS.get(surface[p]) or char_plain(surface[p])[:1]
                                 if not any(_share_sound(x, y) for x in tk for y in nk):
                                     continue
+                            if L == 3:
                                 # a road or street of two syllables + 路: the other one must be the
                                 # same character (打土路 -> 打浦路), else a road the gazetteer does not
                                 # know (泰和路) would become a known one (通河路)

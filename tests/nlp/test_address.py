@@ -172,3 +172,25 @@ def test_compound_named_x_huayuan(ex):
     # X花苑 is a compound (花 is no stem that rules it out here)
     r = ex.extract("我住浦东新区张杨路青枫花苑7号楼502，楼上漏水。")
     assert r.address.value == "浦东新区张杨路青枫花苑7号楼502室"
+
+
+# 朱行公路, 航北公路, 羽林路, 联明路 are invented here: not in the bundled gazetteer.
+@pytest.mark.parametrize("text,road,address", [
+    # an unknown X公路 is a road, not the everyday word 公路
+    ("您好。\n我在奉贤区航北公路那边，河道里有人倒垃圾。\n奉贤区航北公路，好的。",
+     "航北公路", "奉贤区航北公路"),
+    # two syllables before 公路, one of them unlike the known 浦星公路's: kept as heard
+    ("您好。\n闵行区朱行公路和联明路路口，有个大坑。\n闵行区朱行公路联明路路口是吧？\n对。",
+     "朱行公路", "闵行区朱行公路联明路口"),
+    # 羽 yu and 沂 yi share only the glide: 羽林路 is not the known 沂林路
+    ("您好。\n我住在浦东新区羽林路，小区门口的路灯坏了。\n好的，浦东新区羽林路。",
+     "羽林路", "浦东新区羽林路"),
+])
+def test_unknown_roads_stay_as_stated(ex, text, road, address):
+    r = ex.extract(text)
+    assert (r.road.value if r.road else None, r.address.value if r.address else None) == (road, address)
+
+
+def test_second_road_of_a_crossing_starts_after_the_first():
+    text = "闵行区朱行公路和联明路路口"
+    assert [w for _, _, w in roads_as_heard(text, set(range(0, 3)))] == ["朱行公路", "联明路"]
