@@ -195,6 +195,8 @@ def roads_as_heard(text: str, blocked: set[int], attach: dict[int, int] | None =
         s_ = name_before(text, mt.start(), 4, blocked)
         if s_ == mt.start() and attach and mt.start() in attach:
             s_ = attach[mt.start()]
+        if mt.start() - s_ == 1 and s_ > 0 and text[s_ - 1] == "上":
+            s_ -= 1                           # 上X路 (上川路, 上南路): 上 starts many roads' names
         word = _trim_stem(text[s_:e], e - mt.start())
         # X路和Y路路口: Y's name starts after the road before it (and its 和/与/跟)
         prev = _PREV_ROAD_RE.search(word[:-(e - mt.start())])
@@ -245,6 +247,12 @@ def compounds_as_heard(text: str, blocked: set[int],
         if named_after and mt.start() in named_after:
             bl = blocked - set(range(named_after[mt.start()], mt.start()))
         s_ = name_before(text, mt.start(), 4, bl)
+        # a compound named after the road it is on, whose name starts with a stop character
+        # (上大路上大雅苑: 上 is no "on the road" there, the name is the road's own)
+        if s_ > 0 and text[s_ - 1] in _STOP_PREFIX:
+            own = text[s_ - 1:mt.start()]
+            if len(own) >= 2 and text[:s_ - 1].endswith(tuple(own + suf for suf in ("路", "街", "大道", "公路"))):
+                s_ -= 1
         num = None
         for num in _HOUSE_NUMBER_IN_NAME.finditer(text, max(0, s_ - 8), mt.start()):
             pass

@@ -194,3 +194,11 @@ def test_unknown_roads_stay_as_stated(ex, text, road, address):
 def test_second_road_of_a_crossing_starts_after_the_first():
     text = "闵行区朱行公路和联明路路口"
     assert [w for _, _, w in roads_as_heard(text, set(range(0, 3)))] == ["朱行公路", "联明路"]
+
+
+def test_a_compound_named_after_its_road_keeps_a_stop_character(ex):
+    # 上枫路 / 上枫雅苑 are invented: 上 is usually "on" (路上), here it starts the road's own name
+    r = ex.extract("您好。\n我住宝山区上枫路上枫雅苑3号楼，楼道里堆满杂物。\n宝山区上枫路上枫雅苑3号楼，好的。")
+    assert r.address.value == "宝山区上枫路上枫雅苑3号楼"
+    r = ex.extract("您好。\n宝山区上枫路上那个小区门口，垃圾没人收。")
+    assert "小区" not in (r.address.value if r.address else "")
