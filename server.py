@@ -187,23 +187,23 @@ def create_app(settings: Settings | None = None, *, options: ServerOptions | Non
         found = res.store.get_by_call(call_id)
         return found["id"] if found else None
 
-    def lookup_call(call_id: str) -> dict[str, Any] | None:
-        """A call as the store holds it (a resume after a restart is told its state from this)."""
-        ticket = res.store.get_by_call(call_id)
-        if ticket is None:
-            return None
-        row = res.store.call(call_id) or {}
-        return {"ticket_id": ticket["id"], "draft": ticket.get("draft"), "segments": res.store.segments(call_id),
-                "sample_rate": row.get("sample_rate"), "channels": row.get("channels")}
-
-    registry = CallRegistry(res.pipeline, options=options.calls, executor=executor, metrics=metrics,
-                            lookup_ticket_id=lookup_ticket_id, lookup_call=lookup_call)
-
     def stored_call(call_id: str) -> dict[str, Any]:
         """What the store holds of a call, with or without a ticket (a takeover continues from it)."""
         ticket = res.store.get_by_call(call_id)
         return {"ticket_id": ticket["id"] if ticket else None, "draft": (ticket or {}).get("draft"),
                 "segments": res.store.segments(call_id)}
+
+    def lookup_call(call_id: str) -> dict[str, Any] | None:
+        """A call as the store holds it, when it has a ticket (a resume after a restart is told its
+        state from this)."""
+        stored = stored_call(call_id)
+        if stored["ticket_id"] is None:
+            return None
+        row = res.store.call(call_id) or {}
+        return {**stored, "sample_rate": row.get("sample_rate"), "channels": row.get("channels")}
+
+    registry = CallRegistry(res.pipeline, options=options.calls, executor=executor, metrics=metrics,
+                            lookup_ticket_id=lookup_ticket_id, lookup_call=lookup_call)
 
     # several servers on one database carry each other's calls (web/leases.py, docs/scale.md)
     leases = attach_leases(registry, res.store, stored_call)

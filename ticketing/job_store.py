@@ -180,10 +180,6 @@ class JobStore:
                          .values(status="cancelled", error="job cancelled"))
         return bool(changed)
 
-    def set_retention(self, job_id: str, expires_at: float) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(JOB.update().where(JOB.c.id == job_id).values(expires_at=expires_at))
-
     def expired(self, now: float | None = None) -> list[tuple[str, str]]:
         """(id, folder) of the jobs whose retention time is over."""
         now = time.time() if now is None else now
