@@ -24,6 +24,8 @@ _SEP_AFTER_FIX = re.compile(r"[，,、 ]*(?:是|应该是)?[，,、 ]*")
 _CORRECTION_RE = re.compile(r"不对|不是|说错|搞错|哦不|噢不|应该是|纠正一下")
 # a road said after these is where the place is near, not the place's road (靠近徐家汇路)
 _REFERENCE_BEFORE = ("靠近", "近", "离", "对面", "朝", "和", "与", "跟")
+# between a compound and its building number: 东方花园小区12号楼, 锦绣苑的5号楼, 新村里面3号
+_AFTER_COMPOUND_RE = re.compile(r"(?:小区|新村|公寓)?(?:里面的|里面|里的|里|的|那个)?")
 
 
 @dataclass
@@ -127,6 +129,10 @@ class AddressBuilder:
     def _numbers_after(self, text: str, end: int) -> tuple[str, int] | None:
         return numbers_as_heard(text, end)
 
+    def _compound_number(self, text: str, end: int) -> tuple[str, int] | None:
+        """The building / house number said after a compound's name (its 小区 or 的 skipped)."""
+        return numbers_as_heard(text, _AFTER_COMPOUND_RE.match(text, end).end())
+
     def address(self, text: str, mentions: list[Mention], res: LocationResult,
                 roads: list[RoadSpan] = ()) -> PlaceMatch | None:
         district = res.district.value if res.district else None
@@ -179,7 +185,7 @@ class AddressBuilder:
                                     and "\n" not in text[r.end:c_e] for r in road_ms for c_e in compound[3])
             if near and not crossing:
                 parts.append(compound[0])
-                num = self._numbers_after(text, compound[2])
+                num = self._compound_number(text, compound[2])
                 if num and (not number or (unit_kinds(number) <= {"弄", "支弄"}
                                            and unit_kinds(num[0]).isdisjoint(unit_kinds(number)))):
                     parts.append(num[0])        # 555弄盈翠苑8号楼: the lane, then the compound's building
@@ -192,7 +198,7 @@ class AddressBuilder:
             parts.append(compound[0])
             best = ""
             for c in compound[3]:
-                num = self._numbers_after(text, c)
+                num = self._compound_number(text, c)
                 if num and len(num[0]) >= len(best):
                     best = num[0]
             best = best or self._answered_number(text)

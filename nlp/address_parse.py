@@ -12,7 +12,8 @@ _NUM_CHARS = "0-9零〇一二两三四五六七八九十百千幺"
 _NUM_UNIT_RE = re.compile(rf"([{_NUM_CHARS}]+)(支弄|弄|号楼|号|栋|幢|室)")
 # the operator asking for the number: 多少号, 门牌号, 几号楼, or a numberless 号楼/弄 question (X号楼呢？)
 _NUMBER_QUESTION_RE = re.compile(r"多少号|几号|门牌号|几弄|多少弄|哪一?栋|哪一?幢|号楼[呢吗]?[？?]|号楼呢")
-_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子|交叉口|交界)")
+# the junction of two roads: X路Y路口, X路和Y路交叉口, X路Y路附近 (near where they meet)
+_CROSSING_TAIL_RE = re.compile(r"口|[^。？！\n]{0,6}?(?:路口|口子|交叉口|交界|附近|一带)")
 _ROAD_SUFFIX_RE = re.compile(r"(?:[东西南北中]路|大道|公路|路)")
 _COMPOUND_SUFFIX_RE = re.compile(r"(?:新村|小区|花园|雅苑|家园|公寓|华庭|名邸|公馆|别墅|新城|[一二三四五六七八九十]村|[湾花]城|苑)")
 _LANDMARK_SUFFIX_RE = re.compile(
@@ -157,7 +158,7 @@ _NAME_PREFIX_WORDS = ("门口", "楼下", "旁边", "对面", "边上", "附近"
                       "我家", "家里", "我们", "他们", "路过", "经过", "隔壁", "前面", "后面", "里面", "外面")
 _NOT_ROAD_STEMS = ("十字", "丁字", "三岔", "岔", "马", "大马", "柏油", "水泥", "小马", "条")
 _NUMERAL_STEM = re.compile(rf"^[{_NUM_CHARS}号线]+$")
-ROAD_AFTER_RE = re.compile(r"上|这边|那边|这里|那里|附近|一带|旁边|边上|门口|口|路口|交叉口|[，,、 ]?靠近|[，,、 ]?近")
+ROAD_AFTER_RE = re.compile(r"上|这边|那边|这里|那里|附近|一带|旁边|边上|门口|口|路口|交叉口|交界|[，,、 ]?靠近|[，,、 ]?近")
 _ROAD_CUE_BEFORE = ("在", "到", "住", "近", "靠近", "是", "就是", "走", "往", "从")
 
 

@@ -202,3 +202,27 @@ def test_a_compound_named_after_its_road_keeps_a_stop_character(ex):
     assert r.address.value == "宝山区上枫路上枫雅苑3号楼"
     r = ex.extract("您好。\n宝山区上枫路上那个小区门口，垃圾没人收。")
     assert "小区" not in (r.address.value if r.address else "")
+
+
+@pytest.mark.parametrize("text,address", [
+    # X路和Y路附近: near where the two roads meet, written as their crossing
+    ("就在杨浦区青枫塘路和樱桃湾路附近，有个工地半夜施工。", "杨浦区青枫塘路樱桃湾路口"),
+    ("杨浦区青枫塘路跟樱桃湾路交界那一带晚上很黑。", "杨浦区青枫塘路樱桃湾路口"),
+])
+def test_near_two_roads_is_their_crossing(ex, text, address):
+    r = ex.extract(text)
+    assert (r.road.value, r.address.value) == ("青枫塘路", address)
+
+
+@pytest.mark.parametrize("text,address", [
+    # the building number after the compound, its 小区 / 的 between them
+    ("我住在青枫塘路的樱桃湾花园小区12号楼，楼道灯坏了。", "青枫塘路樱桃湾花园12号楼"),
+    ("青枫塘路88弄樱桃湾苑的5号楼，电梯坏了。", "青枫塘路88弄樱桃湾苑5号楼"),
+])
+def test_compound_building_number(ex, text, address):
+    assert ex.extract(text).address.value == address
+
+
+def test_a_road_alone_near_something_is_no_crossing(ex):
+    r = ex.extract("我住在杨浦区青枫塘路附近，晚上有人放鞭炮。")
+    assert (r.road.value, r.address.value) == ("青枫塘路", "杨浦区青枫塘路")
