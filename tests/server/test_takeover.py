@@ -106,7 +106,10 @@ def test_call_taken_over_by_another_server_and_orphan_finished(settings, store, 
     assert [m["id"] for m in r.of_type("final")] == [2, 3, 4]
     assert [s["id"] for s in final["ticket"]["segments"]] == [0, 1, 2, 3, 4]
     assert [s["id"] for s in store.segments("t-move")] == [0, 1, 2, 3, 4]
-    row = store.call("t-move")
+    # the lease is released after the client has its final draft (web/live_call.py): wait for it
+    deadline = time.monotonic() + 10
+    while (row := store.call("t-move"))["lease_at"] is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert row["ended_at"] is not None and row["lease_at"] is None
 
     # the orphan: B finishes it once A's lease is stale for lease + grace (0.5 s)
