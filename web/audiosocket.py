@@ -9,7 +9,7 @@ length) and the payload. Asterisk's `AudioSocket(uuid,host:port)` dialplan appli
     0x00  hang-up (the Asterisk observed here just closes the socket instead)
     0xff  an error (1 byte code)
 
-Each connection is one call: the UUID is its call_id, the audio goes to a `web.calls.LiveCall`
+Each connection is one call: the UUID is its call_id, the audio goes to a `web.live_call.LiveCall`
 like any other front end's, and the connection closing (or 0x00, or 0xff from Asterisk) is the
 hang-up: the call is ended and its final draft stored. Frames may have any length, odd ones
 included (a sample split across frames is joined). What the server cannot take (no UUID first,
@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from web.auth import Principal
-from web.calls import CallRegistry, LiveCall
+from web.calls import CallRegistry
+from web.live_call import LiveCall
 from web.connection import NullConnection
 from web.protocol import CallHello, ProtocolError
 

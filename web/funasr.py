@@ -8,7 +8,7 @@ products) opens a socket, sends its first message
      "chunk_size": [5, 10, 5], "audio_fs": 8000, "hotwords": "{\"词\": 20}", "itn": true}
 
 then binary PCM16 and finally `{"is_speaking": false}`. Here that socket drives a
-`web.calls.LiveCall` like any other front end, and the call's events come back in FunASR form:
+`web.live_call.LiveCall` like any other front end, and the call's events come back in FunASR form:
 partials as `2pass-online` (or `online`) text increments, finals as `2pass-offline` (or
 `offline`) sentences with timestamps, then the draft ticket as an extra message of mode
 `hotline-draft` (FunASR clients ignore modes they do not know) and last the `is_final: true`
@@ -30,7 +30,8 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from web.auth import Principal, TokenStore, websocket_token
-from web.calls import CallOptions, CallRegistry, LiveCall
+from web.calls import CallOptions, CallRegistry
+from web.live_call import LiveCall
 from web.connection import Connection
 from web.protocol import CALL_ID_RE, CallHello, ProtocolError
 
@@ -141,7 +142,7 @@ def timestamps(text: str, start_s: float, end_s: float) -> tuple[list[list[int]]
 
 
 class FunasrReplies:
-    """Turns one call's messages (web/calls.py shapes) into FunASR replies.
+    """Turns one call's messages (web/live_call.py shapes) into FunASR replies.
 
     FunASR's online text is append-only (clients concatenate it and drop it at the next offline
     sentence), while our partials are whole hypotheses that may change. A hypothesis that extends

@@ -32,7 +32,8 @@ from web.protocol import CallHello, ProtocolError
 
 if TYPE_CHECKING:
     from web.auth import Principal
-    from web.calls import CallRegistry, LiveCall
+    from web.calls import CallRegistry
+    from web.live_call import LiveCall
     from web.connection import Connection, NullConnection
 
 log = logging.getLogger("hotline.server.leases")
@@ -98,7 +99,7 @@ class LeaseKeeper:
         """Adopt a call whose server is gone; None when there is nothing to adopt (no such call,
         or it ended: the caller answers from the store as before)."""
         from pipeline import CallResume
-        from web.calls import LiveCall
+        from web.live_call import LiveCall
 
         call_id = hello.call_id
         assert call_id and hello.resume_from is not None

@@ -6,7 +6,7 @@ docs/integration/asterisk.md), parsed into one `CallHello`.
   (or its plain-text form `MEDIA_START connection_id:... format:slin16 ...`)
 
 Everything after the hello (frames, hang-up) is handled the same way for every dialect by
-web/ws_call.py and web/calls.py; what differs is carried by the CallHello's fields.
+web/ws_call.py and web/live_call.py; what differs is carried by the CallHello's fields.
 """
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 One socket carries one call. Its first text message says which dialect it speaks
 (web/protocol.py): our hello, or Asterisk chan_websocket's MEDIA_START. After that, binary
-frames are the call's audio and the call is a `web.calls.LiveCall` like any other. A client of
+frames are the call's audio and the call is a `web.live_call.LiveCall` like any other. A client of
 our protocol receives partials, finals and drafts, ends the call with `{"type":"end"}` and may
 reconnect; a PBX receives nothing (chan_websocket would read our text frames as commands) and
 its socket closing is the hang-up.
@@ -19,7 +19,8 @@ from typing import Any
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from web.auth import Principal, TokenStore, websocket_token
-from web.calls import CallRegistry, LiveCall
+from web.calls import CallRegistry
+from web.live_call import LiveCall
 from web.connection import Connection, NullConnection
 from web.protocol import ProtocolError, asterisk_event, caller_info, error_message, parse_media_start
 
