@@ -75,15 +75,24 @@ class CallResume:
     started_at: datetime | None = None
     interrupted: bool = False
 
+    @classmethod
+    def from_stored(cls, stored: dict, *, started_at: datetime | None = None,
+                    interrupted: bool = False) -> "CallResume":
+        """From what the store holds of a call (`{"segments": [...], ...}`): its spoken finals."""
+        return cls(segments=cls.spoken(stored.get("segments")), started_at=started_at, interrupted=interrupted)
+
+    @staticmethod
+    def spoken(segments: Iterable[dict] | None) -> list[dict]:
+        """The stored finals a call continues from: those with text (an empty final holds nothing)."""
+        return [s for s in segments or [] if s.get("text")]
+
     @property
     def audio_from(self) -> float:
         return max((float(s.get("end") or 0.0) for s in self.segments), default=0.0)
 
     def as_segments(self, channels: int) -> list[Segment]:
         out = []
-        for s in self.segments:
-            if not s.get("text"):
-                continue
+        for s in self.spoken(self.segments):
             channel = 1 if channels == 2 and s.get("speaker") == "caller" else 0
             out.append(Segment(int(s["id"]), float(s["start"]), float(s["end"]), str(s["text"]), s.get("speaker"),
                                True, channel))

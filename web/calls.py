@@ -129,8 +129,10 @@ class CallRegistry:
             return False
         if not stored:
             return False
+        from pipeline import CallResume  # the one definition of the finals a call continues from
+
         draft = dict(stored.get("draft") or {})
-        segments = [s for s in stored.get("segments") or [] if s.get("text")]
+        segments = CallResume.spoken(stored.get("segments"))
         interrupted = not draft.get("final")
         conn.send({"type": "ready", "call_id": call_id, "resumed": True, "ended": True, "interrupted": interrupted,
                    "sample_rate": stored.get("sample_rate"), "channels": stored.get("channels"),

@@ -122,8 +122,8 @@ class LeaseKeeper:
             if again is None or again.ended:
                 return None
             raise call_elsewhere(LeaseHeld(call_id, again.server_id, self.leases.retry_after(again)))
-        segments = [s for s in stored.get("segments") or [] if s.get("text")]
-        resume = CallResume(segments=segments, started_at=info.started_at)
+        resume = CallResume.from_stored(stored, started_at=info.started_at)
+        segments = resume.segments
         call = LiveCall(self.registry, call_id, principal, hello.sample_rate, hello.channels)
         call.finals = [{"type": "final", **s} for s in segments]
         call._final_ids = {s["id"] for s in segments}
@@ -213,15 +213,14 @@ class LeaseKeeper:
             log.warning("call %s is orphaned but this pipeline cannot finish it", info.call_id)
             return
         stored = self.stored(info.call_id)
-        segments = [s for s in stored.get("segments") or [] if s.get("text")]
+        resume = CallResume.from_stored(stored, started_at=info.started_at, interrupted=True)
         session = pipeline.open_call(call_id=info.call_id, sample_rate=info.sample_rate or 16000,
                                      channels=info.channels or 1, on_event=None, adapt_hotwords=False,
-                                     resume=CallResume(segments=segments, started_at=info.started_at,
-                                                       interrupted=True))
+                                     resume=resume)
         session.end()
         self.leases.release(info.call_id)
         log.info("call %s: its server %s is gone and its client did not come back; finished here "
-                 "(%d stored finals, final draft stored)", info.call_id, info.server_id, len(segments))
+                 "(%d stored finals, final draft stored)", info.call_id, info.server_id, len(resume.segments))
 
     def _unhealthy(self, what: str, *args: Any) -> None:
         self._healthy_since = time.monotonic()
