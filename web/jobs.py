@@ -61,6 +61,32 @@ def safe_name(name: str) -> str:
 Upload = tuple[str, "bytes | BinaryIO"]
 
 
+def file_runner(get_pipeline: Callable[[], Any],
+                ticket_id: Callable[[str], int | None]) -> Callable[[str, str], dict[str, Any]]:
+    """JobManager's run_file: one recording through the pipeline (its process_file, or a call fed
+    the whole recording at once), the final draft with its ticket id."""
+
+    def run_file(path: str, call_id: str) -> dict[str, Any]:
+        pipe = get_pipeline()
+        runner = getattr(pipe, "process_file", None)
+        if runner is not None:
+            draft = runner(path, call_id=call_id)
+        else:
+            from stt.audio import load_audio
+
+            audio = load_audio(path)
+            session = pipe.open_call(call_id=call_id, sample_rate=audio.sample_rate, channels=audio.channels,
+                                     on_event=lambda event: None, adapt_hotwords=False)
+            session.feed(audio.samples)
+            draft = session.end()
+        draft = dict(draft)
+        if "ticket_id" not in draft:
+            draft["ticket_id"] = ticket_id(call_id)
+        return draft
+
+    return run_file
+
+
 class JobManager:
     def __init__(
         self,
