@@ -38,6 +38,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from bench.faultkit.client import WsCall  # noqa: E402
 from bench.faultkit.harness import Backend, Server, call_pcm, make_token  # noqa: E402
+from tests.ray_replicas import kill, replicas, wait_replaced  # noqa: E402
 
 APP = "hotline-decoder-scaletest"
 LEASE_S, GRACE_S = 2.0, 4.0
@@ -98,11 +99,6 @@ def _deploy(spec: str) -> None:
     from stt.ray_decoder import RayDecoderOptions, deploy
 
     deploy(RayDecoderOptions.parse(spec), ModelOptions(cpu_threads=1))
-
-
-def _replicas() -> list[str]:
-    return [a["name"] for a in ray.util.list_named_actors(all_namespaces=True)
-            if "SERVE_REPLICA" in a["name"] and APP in a["name"]]
 
 
 def _cid(tag: str) -> str:
@@ -244,13 +240,13 @@ def test_server_killed_call_resumes_on_the_other_and_orphan_is_finished(cluster)
 def test_decoder_replica_killed_mid_call_pool_recovers(cluster):
     (_, b), backend, token = cluster
     assert b.alive
-    replicas = _replicas()
-    assert len(replicas) == 2, replicas
+    before_kill = replicas(APP)
+    assert len(before_kill) == 2, before_kill
     call_id = _cid("w")
 
     async def kill_replica(client: WsCall) -> None:
         await client.wait(lambda r: len(r.texts()) >= 1, 60)
-        await asyncio.to_thread(lambda: ray.kill(ray.get_actor(replicas[0], namespace="serve"), no_restart=True))
+        await asyncio.to_thread(kill, before_kill[0])
 
     w = asyncio.run(_whole_call(b.ws_url(token), call_id, call_pcm("dev-021.wav"), during=kill_replica))
     finals = [m for m in w.record.finals if m.get("text")]
@@ -261,10 +257,5 @@ def test_decoder_replica_killed_mid_call_pool_recovers(cluster):
     assert len(finals) >= 4 and len(ids) == len(set(ids)) and ids == sorted(ids)
     assert finals[-1]["end"] > 35.0                                    # the call's end was decoded too
     _assert_finished(backend, call_id, finals)
-    deadline = time.monotonic() + 120                                  # Serve replaces the dead replica
-    while time.monotonic() < deadline:
-        live = _replicas()
-        if len(live) == 2 and replicas[0] not in live:
-            break
-        time.sleep(1)
-    assert len(_replicas()) == 2 and replicas[0] not in _replicas()
+    live = wait_replaced(APP, before_kill[0], 2)                       # Serve replaces the dead replica
+    assert len(live) == 2 and before_kill[0] not in live

@@ -16,6 +16,7 @@ pytest.importorskip("ray.data", reason="Ray Data is not installed: pip install -
 
 from stt.audio import SAMPLE_RATE, load_audio  # noqa: E402
 from stt.transcribe import DecodeJob, TranscriberOptions, transcribe_audio  # noqa: E402
+from tests.ray_replicas import kill, replicas, wait_replaced  # noqa: E402
 
 CALLS = Path(__file__).resolve().parents[1] / "data" / "calls"
 APP = "hotline-decoder-test"
@@ -51,11 +52,6 @@ def _texts(st) -> list[str]:
     return [s.text for s in st.segments]
 
 
-def _replicas() -> list[str]:
-    names = ray.util.list_named_actors(all_namespaces=True)
-    return [a["name"] for a in names if "SERVE_REPLICA" in a["name"] and APP in a["name"]]
-
-
 def test_spec_parsing():
     from stt.ray_decoder import RayDecoderOptions
 
@@ -89,26 +85,21 @@ def test_replica_killed_pool_recovers(ray_decoder):
     audio = _clip("dev-002.wav", 24)
     before = transcribe_audio(ray_decoder, audio, call_id="before-kill")
     assert len(before.segments) >= 3
-    replicas = _replicas()
-    assert len(replicas) == 2, replicas
+    before_kill = replicas(APP)
+    assert len(before_kill) == 2, before_kill
     result: dict = {}
     worker = threading.Thread(target=lambda: result.setdefault("st", transcribe_audio(ray_decoder, audio,
                                                                                       call_id="kill")))
     worker.start()
     time.sleep(1.0)
-    ray.kill(ray.get_actor(replicas[0], namespace="serve"), no_restart=True)
+    kill(before_kill[0])
     worker.join(180)
     assert not worker.is_alive()
     assert _texts(result["st"]) == _texts(before)           # nothing lost, nothing changed
     after = transcribe_audio(ray_decoder, audio, call_id="after-kill")
     assert _texts(after) == _texts(before)
-    deadline = time.monotonic() + 120                       # Serve replaces the dead replica
-    while time.monotonic() < deadline:
-        live = _replicas()
-        if len(live) == 2 and replicas[0] not in live:
-            break
-        time.sleep(1)
-    assert len(_replicas()) == 2 and replicas[0] not in _replicas()
+    live = wait_replaced(APP, before_kill[0], 2)            # Serve replaces the dead replica
+    assert len(live) == 2 and before_kill[0] not in live
 
 
 def test_ray_data_batch_resumes(ray_decoder, tmp_path, write_wav):
