@@ -152,3 +152,17 @@ def test_generator_teaches_the_confusable_cases():
     assert any(e["kind"] == "call" and e["appeal_type"] != "投诉" and "您的投诉" in e["text"] for e in ex)
     # every appeal type occurs in categories that are usually framed otherwise
     assert {e["appeal_type"] for e in ex if e["category"] == "streetlight"} >= {"投诉", "建议", "咨询", "表扬"}
+
+
+@pytest.mark.parametrize("text", [
+    "饭店天天晚上把泔水倒进雨水井里",            # dumping into a drain, what is dumped named
+    "那个厂晚上偷偷的排废水",                    # 的 for 地, as callers and Whisper write it
+    "工地的渣土半夜往河浜里倒",
+])
+def test_illegal_dumping_is_an_illegal_act(text):
+    """The taxonomy's 举报 cue groups (nlp/data/taxonomy.json) find dumping said colloquially."""
+    from nlp.cues import appeal_cues_from_taxonomy
+
+    tax = json.loads((Path(__file__).resolve().parents[2] / "nlp" / "data" / "taxonomy.json").read_text(encoding="utf-8"))
+    m = CueMatcher(appeal_cues_from_taxonomy(tax))
+    assert m.appeal_scores(text).get("举报", (0.0,))[0] >= 1.8
