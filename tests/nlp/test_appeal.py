@@ -46,6 +46,9 @@ RULES = [
     ("asks own rights", "我在理发店办了一张卡，充了两千块，现在店要转让了，我想问问按规定剩下的钱他们该不该退给我，我应该去哪里问", "咨询"),
     # "什么证都没有": unlicensed, said the way callers say it
     ("no licence at all", "我们小区门口有人摆摊卖自己灌的香肠，什么手续都没有办，天热放在外面一整天", "举报"),
+    # hardship the caller cannot get out of alone: 求助, though nobody is blamed and nothing is asked
+    ("hardship", "我老公瘫痪在床，孩子还在读书，日子真的过不下去了", "求助"),
+    ("cannot wait", "我们小区加装电梯卡了一年多了，楼里老人都八十多了，真的等不起了", "求助"),
     # praise that tells the old problem first, then who put it right
     ("praise after a fixed problem", "前阵子我们楼下的窨井盖松了，一踩就晃，我打了电话以后，第三天施工的师傅就来换好了，还在旁边拉了警示带，做事很仔细", "表扬"),
 ]
