@@ -46,6 +46,11 @@ RULES = [
     ("asks own rights", "我在理发店办了一张卡，充了两千块，现在店要转让了，我想问问按规定剩下的钱他们该不该退给我，我应该去哪里问", "咨询"),
     # "什么证都没有": unlicensed, said the way callers say it
     ("no licence at all", "我们小区门口有人摆摊卖自己灌的香肠，什么手续都没有办，天热放在外面一整天", "举报"),
+    # an office serving the caller badly: 投诉 with no word for it
+    ("bad service at a window", "我去区行政服务中心办事，窗口工作人员一直玩手机，让我等了一个多小时", "投诉"),
+    # gambling and work without its permit reported: 举报
+    ("gambling", "我们楼下有家棋牌室，天天有人在里面赌钱，赌得很大", "举报"),
+    ("no permit, words between", "那个建筑工地晚上十二点以后还在浇混凝土，也没有夜间施工许可证", "举报"),
     # hardship the caller cannot get out of alone: 求助, though nobody is blamed and nothing is asked
     ("hardship", "我老公瘫痪在床，孩子还在读书，日子真的过不下去了", "求助"),
     ("cannot wait", "我们小区加装电梯卡了一年多了，楼里老人都八十多了，真的等不起了", "求助"),
