@@ -174,3 +174,19 @@ def test_illegal_dumping_is_an_illegal_act(text):
     tax = json.loads((Path(__file__).resolve().parents[2] / "nlp" / "data" / "taxonomy.json").read_text(encoding="utf-8"))
     m = CueMatcher(appeal_cues_from_taxonomy(tax))
     assert m.appeal_scores(text).get("举报", (0.0,))[0] >= 1.8
+
+
+def _taxonomy_cues() -> CueMatcher:
+    from nlp.cues import appeal_cues_from_taxonomy
+
+    tax = json.loads((Path(__file__).resolve().parents[2] / "nlp" / "data" / "taxonomy.json").read_text(encoding="utf-8"))
+    return CueMatcher(appeal_cues_from_taxonomy(tax))
+
+
+def test_a_household_that_will_not_is_for_mediation():
+    """A neighbour or one household refusing (楼上那户就是不开门, 一户死活不签字) asks for 协调: 求助;
+    a shop downstairs refusing is a business, left to the 投诉 cues."""
+    m = _taxonomy_cues()
+    for text in ("漏水是楼上渗下来的，楼上那户就是不开门", "大家都签了，就二楼有户人家死活不签字"):
+        assert m.appeal_scores(text).get("求助", (0.0,))[0] >= 1.2, text
+    assert "求助" not in m.appeal_scores("我们楼下那家饭店就是不肯装油烟净化器")
