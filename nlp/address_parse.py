@@ -137,13 +137,20 @@ def numbers_as_heard(text: str, start: int, limit: int = 30) -> tuple[str, int] 
         # 路 as the lane only right after the road (临汾路375路), not after a pause (八一路，八一路…)
         first = not out and (pos == start or (n or 0) >= 100)
         unit = _canonical_unit(m.group(2), n or 0, units, first) if n is not None else None
+        if unit is not None and f"{n}{unit}" in out:
+            # the caller says the part again before going on (八百弄，八百弄三十二号)
+            end = m.end()
+            pos = _SEP_RE.match(text, end).end()
+            continue
         if unit is None or unit in units:
             break
         out.append(f"{n}{unit}")
         units.append(unit)
         end = m.end()
         pos = _SEP_RE.match(text, end).end()
-    if out and units[-1] in ("号楼", "栋", "幢", "单元") and "室" not in units:
+    # 3号楼201 / 450弄10号，302: the room, 室 unsaid (after a lane's house, not a road's number)
+    if out and "室" not in units and (units[-1] in ("号楼", "栋", "幢", "单元")
+                                      or (units[-1] == "号" and "弄" in units)):
         room = _BARE_ROOM_RE.match(text, pos, stop)        # 3号楼201: the room, 室 unsaid
         n = cn_number(room.group(1)) if room else None
         if n is not None and n >= 100:

@@ -29,6 +29,9 @@ def fields(r) -> tuple:
     ("二十八好，", "28号"),
     ("88号、一楼是饭店", "88号"),                     # 一楼 is a floor, not a number to keep
     ("8龙", None),                                     # a sound-alike unit needs a lane-sized number
+    ("八百弄，八百弄三十二号，楼道", "800弄32号"),      # the lane said again before the house
+    ("四百五十弄十号，三零二。", "450弄10号302室"),     # a lane's house, then the room, 室 unsaid
+    ("一百五十号，三零二", "150号"),                     # after a road's own number: not a room
 ])
 def test_numbers_as_heard(heard, number):
     got = numbers_as_heard(heard, 0)
