@@ -58,6 +58,7 @@ class _NameHit:
     span: tuple[int, int]
     gender: str | None = None
     spelled: bool = False    # the character was spelled out (施工的施): homophone hits are this one
+    given_gender: str | None = None   # what the given name suggests (我叫陈建国: 先生), weaker than a title
 
 
 def _stated(text: str, t: SurnameTables, hits: list[_NameHit], spelled_spans: set) -> None:
@@ -107,7 +108,14 @@ def _full_name(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
             continue
         given = len(m.group(1)) - len(got[0])
         if 1 <= given <= 2:
-            hits.append(_NameHit(got[0], 0.8, (m.start(1), m.start(1) + len(got[0]))))
+            hits.append(_NameHit(got[0], 0.8, (m.start(1), m.start(1) + len(got[0])),
+                                 given_gender=_given_gender(m.group(1)[len(got[0]):], t)))
+
+
+def _given_gender(given: str, t: SurnameTables) -> str | None:
+    """先生/女士 when the given name's characters all point one way (建国, 秀英), else None."""
+    votes = {t.given_gender[c] for c in given if c in t.given_gender}
+    return votes.pop() if len(votes) == 1 else None
 
 
 def _self_intro(text: str, t: SurnameTables, hits: list[_NameHit]) -> None:
@@ -323,7 +331,10 @@ def _gender(text: str, hits: list[_NameHit], mine: list[_NameHit], best: str, zo
     if genders:
         return genders[-1], 1.0
     cue = _gender_from_cues(text, t)
-    return (cue, 0.8) if cue else (t.default_title, 0.5)
+    if cue:
+        return cue, 0.8
+    given = [h.given_gender for h in mine if h.given_gender]
+    return (given[-1], 0.7) if given else (t.default_title, 0.5)
 
 
 def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None) -> Name | None:

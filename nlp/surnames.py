@@ -51,6 +51,7 @@ class SurnameTables:
     name_leads: tuple[str, ...] = ()                 # 我叫 / 我的名字是 (before the whole name)
     self_intro: dict = field(default_factory=dict)   # leads, nick_prefixes, self_titles, not_nicknames
     negations: tuple[str, ...] = ()                  # 不姓 / 不是 (a wrong surname corrected)
+    given_gender: dict[str, str] = field(default_factory=dict)   # given-name character -> 先生/女士
 
 
 @lru_cache(maxsize=1)
@@ -93,6 +94,8 @@ def tables() -> SurnameTables:
         name_leads=tuple(sorted(d.get("name_leads", ["我叫", "本人叫", "我的名字叫"]), key=len, reverse=True)),
         self_intro=dict(d.get("self_intro", {})),
         negations=tuple(sorted(d.get("negations", []), key=len, reverse=True)),
+        given_gender={c: title for title, chars in d.get("given_name_gender", {}).items()
+                      if title != "about" for c in chars},
     )
 
 

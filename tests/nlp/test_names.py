@@ -200,3 +200,13 @@ def test_a_title_for_someone_else_is_not_the_callers_gender():
     assert n.value == "金女士"
     n = extract_name("请问您贵姓？\n姓金，金子的金。\n好的女士，我帮您记录。")   # the operator's own word
     assert n.value == "金女士"
+
+
+@pytest.mark.parametrize("text,name", [
+    ("请留一下您的姓名。\n我叫陈建国。", "陈先生"),      # the given name says which, no title said
+    ("请留一下您的姓名。\n我叫王秀英。", "王女士"),
+    ("请留一下您的姓名。\n我叫李华。", "李女士"),        # 华 is either: the default
+    ("请留一下您的姓名。\n我叫王秀英。\n好的王先生。", "王先生"),   # a title said wins
+])
+def test_gender_from_the_given_name(text, name):
+    assert extract_name(text).value == name
