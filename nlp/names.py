@@ -38,7 +38,8 @@ MAX_HOMOPHONES = 4                                # names offered for an unconfi
 @dataclass
 class Name(Entity):
     """A caller name; ``confirmed`` False: said, not spelled, and other common surnames sound
-    the same -- ``homophones`` (value first) are what the operator asks about."""
+    the same -- ``homophones`` (value first, then the other surnames the call voted for) are what
+    the operator asks about."""
     confirmed: bool = True
     homophones: list[str] = field(default_factory=list)
 
@@ -375,5 +376,8 @@ def extract_name(text: str, operator_spans: list[tuple[int, int]] | None = None)
     cands = [{"value": s + gender, "confidence": round(v / total, 3)} for s, v in ranked[:3]]
     same_sound = homophones(best)
     confirmed = any(h.spelled for h in mine) or len(same_sound) == 1
-    alts = [] if confirmed else [s + gender for s in same_sound[:MAX_HOMOPHONES]]
+    # unconfirmed: its homophones, then the other surnames the call voted for (姓秦 … 前先生: 钱),
+    # so the operator's 哪个字？ has them all in front of them
+    others = [s for s, _ in ranked[1:] if s not in same_sound]
+    alts = [] if confirmed else [s + gender for s in (list(same_sound[:MAX_HOMOPHONES]) + others)[:MAX_HOMOPHONES + 1]]
     return Name(best + gender, round(conf, 3), mine[0].span, cands, confirmed, alts)

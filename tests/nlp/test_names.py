@@ -210,3 +210,13 @@ def test_a_title_for_someone_else_is_not_the_callers_gender():
 ])
 def test_gender_from_the_given_name(text, name):
     assert extract_name(text).value == name
+
+
+def test_unconfirmed_surname_offers_the_others_the_call_heard():
+    """The call votes 秦 (said) and 钱 (the operator's 钱先生): unspelled, the draft keeps 秦 and
+    offers its homophones and 钱, so the operator's 哪个字？ has both in front of them."""
+    n = extract_name("您贵姓？\n我姓秦。\n好的，钱先生，我们会转交。")
+    assert (n.value, n.confirmed) == ("秦先生", False)
+    assert n.homophones[:2] == ["秦先生", "覃先生"] and "钱先生" in n.homophones
+    spelled = extract_name("您贵姓？\n我姓秦，秦始皇的秦。\n好的，钱先生。")
+    assert spelled.confirmed and spelled.value == "秦先生"
