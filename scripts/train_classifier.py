@@ -14,7 +14,9 @@ The appeal textcat is an ensemble: one member per seed of nlp/training/ensemble.
 ("appeal_seeds", or --appeal-seeds), each trained on calls generated with its own seed; the
 classifier averages their probabilities (one textcat's accuracy swings with its seed).
 Combination weights (model vs cue rules, temperature) are fitted on a held-out slice of the
-synthetic data and stored in the pipeline's hotline_cues/meta.json.
+synthetic data and stored in the pipeline's hotline_cues/meta.json; the appeal type's come from
+nlp/training/appeal_mix.json when it exists (fitted on the tuning set's real calls, transcript and
+ASR text, by scripts/fit_appeal_mix.py).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from nlp.training.generate import VOCAB, GenOptions, generate  # noqa: E402
 
 SEED = 20240601
 ENSEMBLE = ROOT / "nlp" / "training" / "ensemble.json"
+APPEAL_MIX = ROOT / "nlp" / "training" / "appeal_mix.json"   # scripts/fit_appeal_mix.py
 
 
 def ensemble_seeds(path: Path = ENSEMBLE) -> list[int]:
@@ -307,6 +310,11 @@ def main() -> None:
     mask.initialize(cues=cues, meta=meta)
     clf = Classifier(nlp)
     combine = fit_combine(clf, held, a.appeal_prior, kept)
+    if APPEAL_MIX.is_file():
+        # the appeal mix fitted on the tuning set's real calls (scripts/fit_appeal_mix.py): the
+        # synthetic held-out calls come from the training generator and overrate the textcat
+        combine["appeal"] = CombineOptions(**json.loads(APPEAL_MIX.read_text(encoding="utf-8"))["appeal"])
+        print(f"combine appeal: {combine['appeal']} from {APPEAL_MIX.relative_to(ROOT)}", flush=True)
     meta["combine"] = {k: {f: getattr(o, f) for f in ("model_weight", "cue_weight", "prior_weight",
                                                        "length_unit", "temperature")}
                        for k, o in combine.items()}

@@ -190,3 +190,15 @@ def test_a_household_that_will_not_is_for_mediation():
     for text in ("漏水是楼上渗下来的，楼上那户就是不开门", "大家都签了，就二楼有户人家死活不签字"):
         assert m.appeal_scores(text).get("求助", (0.0,))[0] >= 1.2, text
     assert "求助" not in m.appeal_scores("我们楼下那家饭店就是不肯装油烟净化器")
+
+
+def test_cues_tell_help_given_from_help_asked():
+    """帮我们 asks for help; 帮我们解决了 tells of help given (a praise call); praise for work done
+    quickly, expired goods sold with their dates changed, and a business damaging the caller's
+    things each find their type's cue group."""
+    m = _taxonomy_cues()
+    assert m.appeal_scores("你们能不能帮我们协调一下").get("求助", (0.0,))[0] > 0
+    assert "求助" not in m.appeal_scores("街道的王书记跑了好几趟帮我们解决了")
+    assert "表扬" in m.appeal_scores("城管这次处理得很快，摊位都清掉了")
+    assert "举报" in m.appeal_scores("药房在卖过期的药，日期都改过了")
+    assert "投诉" in m.appeal_scores("这家洗车店把我的车漆刮掉一大块")
