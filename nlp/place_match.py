@@ -67,6 +67,8 @@ _CUE_BEFORE_HEARD = _CUE_BEFORE + ("再",)
 _CUE_AFTER_LOOSE = _CUE_AFTER + ("的", "人", "区")
 # the operator (or caller) asking where: the next answer is a place
 _PLACE_ASKED_RE = re.compile(r"哪个区|哪个街道|哪个镇|哪条路|哪个小区|在哪|哪里|哪儿|什么地方|什么位置|具体位置|地址")
+# …and the line asks it (请问您在哪个区？), not tells it (不知道塞到哪里去了)
+_QUESTION_RE = re.compile(r"[？?]|请问|您|你[们的]?(在|住|家)|[吗呢][。，,\s]*$")
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x",
              "r", "z", "c", "s", "y", "w")
 
@@ -343,7 +345,8 @@ class PlaceMatcher:
                    or any(after.startswith(c) for c in _CUE_AFTER_LOOSE))
             ln = line_of[m.start]
             prev = text[starts[ln - 1]:starts[ln]] if ln > 0 else ""
-            asked = bool(_PLACE_ASKED_RE.search(prev) or _PLACE_ASKED_RE.search(text, starts[ln], m.start))
+            asked = bool((_PLACE_ASKED_RE.search(prev) and _QUESTION_RE.search(prev))
+                         or _PLACE_ASKED_RE.search(text, starts[ln], m.start))
             m.context = cue or asked
 
     @staticmethod

@@ -280,3 +280,14 @@ def test_bare_short_form_does_not_outvote_a_road(ex):
     text = "我家楼下营口路上的井盖坏了，很危险。\n好的，请问您贵姓？\n徐汇，是女士。"
     res = ex.extract(text)
     assert res.district is not None and res.district.value == "杨浦区"
+
+
+def test_a_line_that_tells_where_is_no_question():
+    """A district heard one syllable off counts after a line that asks where (请问…哪个区), not
+    after one that only says 哪里 (不知道放到哪里去了); a bare short form in misheard words (窗口徐汇
+    办理, ASR text) does not take over from the answer."""
+    ex = LocationExtractor()
+    asked = "请问您在哪个区\n在古东新区，证件不知道放到哪里去了\n可以到登记窗口徐汇办理。"
+    assert ex.extract(asked).district.value == "浦东新区"
+    told = "证件不知道放到哪里去了\n古东新区那边。"
+    assert ex.extract(told).district is None
