@@ -48,7 +48,6 @@ DRAFT_COLUMNS = ("appeal_type", "category", "category_l1", "urgency", "district"
 EDITABLE = DRAFT_COLUMNS[:-2] + ("kb_ids", "lat", "lon")
 # pipeline updates to these are not worth an event each (they change with every segment)
 QUIET_FIELDS = {"transcript", "summary", "kb_ids", "draft"}
-PLACE_FIELDS = ("district", "street", "road", "address", "landmark")
 ROUTING_INPUTS = ("category", "district", "street")
 
 
