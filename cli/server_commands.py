@@ -99,9 +99,12 @@ def _first_admin_token(tokens) -> None:  # noqa: ANN001
 
     if tokens.count(role="admin"):
         return
+    existing = tokens.list()
+    if any(t.role == "admin" for t in existing):
+        return      # another server made it between the count and the list
     name = "admin"
     suffix = 1
-    while any(t.name == name for t in tokens.list()):
+    while any(t.name == name for t in existing):   # a token of another role already named admin
         suffix += 1
         name = f"admin{suffix}"
     try:
