@@ -131,6 +131,13 @@ def _suspect_runs(text: str, min_run: int, known: tuple[str, ...] = ()) -> list[
     return out
 
 
+def phone_asked(context: str, tail: int = 24) -> bool:
+    """The text just before an utterance (its decode context) asks for a phone number: a cue in
+    its last sentence (请问您贵姓，联系电话多少？)."""
+    last = re.split(r"[。！!\n]", (context or "")[-tail:])[-1]
+    return any(c in last for c in _CUES)
+
+
 def needs_second_pass(text: str, *, asked: bool = False, options: DigitOptions | None = None) -> bool:
     """A digit run that is no valid number; or (cue in text or operator just asked) and no number."""
     o = options or DigitOptions()

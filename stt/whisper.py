@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from stt.audio import SAMPLE_RATE
-from stt.digits import needs_second_pass, second_pass
+from stt.digits import needs_second_pass, phone_asked, second_pass
 from stt.echo import echoed, repair
 from stt.options import TranscriberOptions
 from stt.postprocess import Vocabulary, default_vocabulary, postprocess, strip_punct, tidy_punctuation
@@ -188,8 +188,10 @@ class WhisperDecoder:
                         r.text = fixed
         # Finals with a broken phone number: decode again with a digit prompt (stt/digits.py).
         if beam > 1 and depth == 0 and o.digits.enabled:
-            for audio, r in zip(audios, out):
-                if needs_second_pass(r.text, options=o.digits):
+            for audio, r, ctx in zip(audios, out, contexts):
+                # the operator's question just before (联系电话多少？) is the cue when the caller's
+                # own 电话 was misheard (华妖三九…)
+                if needs_second_pass(r.text, asked=phone_asked(ctx), options=o.digits):
                     res = second_pass(audio, r.text, lambda xs: self.decode_prompted(
                         xs, o.digits.prompt, beam_size=o.digits.beam_size), o.digits)
                     self.digit_passes += 1

@@ -119,3 +119,14 @@ def test_stt_imports_nothing_from_nlp():
         mods = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
         mods += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
         assert not [m for m in mods if m == "nlp" or m.startswith("nlp.")], name
+
+
+def test_operator_asking_is_the_cue_when_the_callers_own_is_misheard():
+    """电话 heard as 华: the digits left (三九，七六五，四三二一) have no cue of their own, but the
+    operator's question just before asks for the number."""
+    from stt.digits import phone_asked
+
+    text = "我姓王，华妖三九，七六五，四三二一"
+    assert not needs_second_pass(text)
+    assert phone_asked("您好。\n请问您贵姓，联系电话多少？") and needs_second_pass(text, asked=True)
+    assert not phone_asked("电话是13917654321。好的，我们会转交。")   # asked before, answered since
