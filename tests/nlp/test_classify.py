@@ -185,3 +185,12 @@ def test_appeal_ensemble_averages_its_members(clf):
     for lab in clf.appeal_labels:
         assert abs(got[lab] - sum(r[lab] for r in rows) / len(rows)) < 1e-6
     assert abs(sum(got.values()) - 1.0) < 1e-4
+
+
+def test_blocked_pavement_is_the_matter_not_who_blocks_it():
+    """A gym that fences off the pavement with its equipment: the category is the obstruction
+    (人走不过去), not the business's trade (健身/体育 in its name); 围 heard as 为, as Whisper writes it."""
+    from nlp.classify import Classifier
+
+    c = Classifier.load().predict("我们楼下有家健身房叫飞越体育，门口人行道上为了一圈器材，人根本走不过去，都要走到马路上。")
+    assert c.category == "road_obstruction", c.category_candidates
