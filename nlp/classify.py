@@ -81,6 +81,12 @@ class CombineOptions:
     temperature: float = 1.0        # >1 flattens the final distribution
     top_k: int = 3
 
+    #: the fields a fit stores (the pipeline's meta "combine", nlp/training/appeal_mix.json)
+    FITTED = ("model_weight", "cue_weight", "prior_weight", "length_unit", "temperature")
+
+    def fitted(self) -> dict[str, float]:
+        return {f: getattr(self, f) for f in self.FITTED}
+
 
 @dataclass
 class Analysis:

@@ -60,8 +60,14 @@ def score(clf: Classifier, analyses: list, o: CombineOptions) -> tuple[int, floa
     return right, nll / max(1, len(analyses))
 
 
-def fit(clf: Classifier, calls: list[tuple[str, str, str]]) -> tuple[CombineOptions, int, float]:
-    analyses = [(a, gold) for _, text, gold in calls if (a := clf.analyse(text)) is not None]
+def analyse(clf: Classifier, calls: list[tuple[str, str, str]]) -> list[tuple]:
+    """(analysis, label) per text: the model and cue outputs, computed once for every mix tried."""
+    return [(a, gold) for _, text, gold in calls if (a := clf.analyse(text)) is not None]
+
+
+def fit(clf: Classifier, calls: list[tuple[str, str, str]],
+        analyses: list[tuple] | None = None) -> tuple[CombineOptions, int, float]:
+    analyses = analyses if analyses is not None else analyse(clf, calls)
     best = None
     for values in itertools.product(*GRID.values()):
         o = CombineOptions(**dict(zip(GRID, values)), cue_cap=clf.appeal_options.cue_cap)
@@ -86,20 +92,19 @@ def main() -> None:
     clf = Classifier.load(a.classifier)
     calls = load_calls(a.corpus, a.asr)
     before = clf.appeal_options
-    analyses = [(x, g) for _, t, g in calls if (x := clf.analyse(t)) is not None]
+    analyses = analyse(clf, calls)
     r0, n0 = score(clf, analyses, before)
-    o, r1, n1 = fit(clf, calls)
+    o, r1, n1 = fit(clf, calls, analyses)
     print(f"{len(calls)} texts ({', '.join(sorted({s for s, _, _ in calls}))})")
     print(f"current: {before}: {r0}/{len(analyses)} right, log-loss {n0:.3f}")
     print(f"fitted:  {o}: {r1}/{len(analyses)} right, log-loss {n1:.3f}")
     if not a.write:
         return
-    fields = ("model_weight", "cue_weight", "prior_weight", "length_unit", "temperature")
     mix = {"about": ("How the appeal type mixes the textcat with the cue rules (nlp/classify.py CombineOptions), "
                      "fitted on the tuning set's real calls by scripts/fit_appeal_mix.py "
                      f"({a.corpus.name}: {len(calls)} texts, transcript and ASR); "
                      "scripts/train_classifier.py uses it instead of its fit on synthetic calls."),
-           "appeal": {f: getattr(o, f) for f in fields}}
+           "appeal": o.fitted()}
     MIX_FILE.write_text(json.dumps(mix, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     meta_path = a.classifier / "hotline_cues" / "meta.json"
     meta = json.loads(meta_path.read_text(encoding="utf-8"))

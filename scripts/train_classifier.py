@@ -315,9 +315,7 @@ def main() -> None:
         # synthetic held-out calls come from the training generator and overrate the textcat
         combine["appeal"] = CombineOptions(**json.loads(APPEAL_MIX.read_text(encoding="utf-8"))["appeal"])
         print(f"combine appeal: {combine['appeal']} from {APPEAL_MIX.relative_to(ROOT)}", flush=True)
-    meta["combine"] = {k: {f: getattr(o, f) for f in ("model_weight", "cue_weight", "prior_weight",
-                                                       "length_unit", "temperature")}
-                       for k, o in combine.items()}
+    meta["combine"] = {k: o.fitted() for k, o in combine.items()}
     mask.initialize(cues=cues, meta=meta)
     if a.out.exists():
         shutil.rmtree(a.out)
